@@ -1,0 +1,509 @@
+/*
+Copyright 2026 The csms-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SecretType is the CSMS secret type (secret_type). It cannot change after creation.
+// +kubebuilder:validation:Enum=COMMON;RDS-FG;GaussDB-FG
+type SecretType string
+
+const (
+	// SecretTypeCommon is a shared secret for any application data (the CSMS default).
+	SecretTypeCommon SecretType = "COMMON"
+	// SecretTypeRDSFG is an RDS account secret rotated by FunctionGraph.
+	SecretTypeRDSFG SecretType = "RDS-FG"
+	// SecretTypeGaussDBFG is a TaurusDB (GaussDB) account secret rotated by FunctionGraph.
+	SecretTypeGaussDBFG SecretType = "GaussDB-FG"
+)
+
+// DeletionPolicy says what happens to the cloud secret when the ManagedSecret is deleted.
+// +kubebuilder:validation:Enum=Delete;Retain
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete schedules deletion of the cloud secret (see recoveryWindowDays).
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyRetain leaves the cloud secret untouched.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+)
+
+// AdoptionPolicy says whether an existing cloud secret that this resource did not create may
+// be taken over.
+// +kubebuilder:validation:Enum=None;Adopt
+type AdoptionPolicy string
+
+const (
+	// AdoptionPolicyNone refuses to touch a secret the operator did not create (reason AlreadyExists).
+	AdoptionPolicyNone AdoptionPolicy = "None"
+	// AdoptionPolicyAdopt tags an existing secret as owned by this resource and manages it.
+	AdoptionPolicyAdopt AdoptionPolicy = "Adopt"
+)
+
+// ProviderConfigKind names the kind of provider configuration a ManagedSecret uses.
+// +kubebuilder:validation:Enum=ProviderConfig;ClusterProviderConfig
+type ProviderConfigKind string
+
+const (
+	// ProviderConfigKindNamespaced is a ProviderConfig in the ManagedSecret's own namespace.
+	ProviderConfigKindNamespaced ProviderConfigKind = "ProviderConfig"
+	// ProviderConfigKindCluster is a cluster-scoped ClusterProviderConfig.
+	ProviderConfigKindCluster ProviderConfigKind = "ClusterProviderConfig"
+)
+
+// RotationSubType is the SecretSubType of a rotation configuration.
+// +kubebuilder:validation:Enum=SingleUser;MultiUser
+type RotationSubType string
+
+const (
+	// RotationSubTypeSingleUser sets a new password on the same account at each rotation.
+	RotationSubTypeSingleUser RotationSubType = "SingleUser"
+	// RotationSubTypeMultiUser alternates between two accounts (SYSCURRENT / SYSPREVIOUS).
+	RotationSubTypeMultiUser RotationSubType = "MultiUser"
+)
+
+// SecretState is the state of a secret in CSMS.
+type SecretState string
+
+const (
+	SecretStateEnabled       SecretState = "ENABLED"
+	SecretStateDisabled      SecretState = "DISABLED"
+	SecretStatePendingDelete SecretState = "PENDING_DELETE"
+	SecretStateFrozen        SecretState = "FROZEN"
+)
+
+// ReplicaType is the multi-region role of a secret.
+type ReplicaType string
+
+const (
+	ReplicaTypeStandalone ReplicaType = "STANDALONE"
+	ReplicaTypePrimary    ReplicaType = "PRIMARY"
+	ReplicaTypeReplica    ReplicaType = "REPLICA"
+)
+
+// ReplicaSyncStatus is the synchronisation state of one replica.
+type ReplicaSyncStatus string
+
+const (
+	ReplicaSyncInProgress ReplicaSyncStatus = "IN_PROGRESS"
+	ReplicaSyncInSync     ReplicaSyncStatus = "IN_SYNC"
+	ReplicaSyncFailed     ReplicaSyncStatus = "FAILED"
+)
+
+// ProviderConfigReference selects the provider configuration (region, endpoint, credentials).
+type ProviderConfigReference struct {
+	// kind is ProviderConfig (in the ManagedSecret's namespace) or ClusterProviderConfig.
+	// +kubebuilder:default=ClusterProviderConfig
+	// +optional
+	Kind ProviderConfigKind `json:"kind,omitempty"`
+
+	// name of the ProviderConfig or ClusterProviderConfig.
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// SecretKeySelector selects one key of a Secret in the ManagedSecret's namespace.
+type SecretKeySelector struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// key in the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// LocalSecretReference names a Secret in the same namespace.
+type LocalSecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// GenerateSpec asks the operator to generate a random value once and keep it.
+type GenerateSpec struct {
+	// length of the generated value in characters.
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=8
+	// +kubebuilder:validation:Maximum=4096
+	// +optional
+	Length int32 `json:"length,omitempty"`
+}
+
+// SecretValueSource says where the secret value comes from. Exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.secretKeyRef), has(self.secretRef), has(self.binarySecretKeyRef), has(self.generate)].filter(x, x).size() == 1",message="spec.value must set exactly one of secretKeyRef, secretRef, binarySecretKeyRef, generate"
+type SecretValueSource struct {
+	// secretKeyRef: one key of a Secret, sent as secret_string.
+	// +optional
+	SecretKeyRef *SecretKeySelector `json:"secretKeyRef,omitempty"`
+
+	// secretRef: every key of a Secret, sent as secret_string holding a JSON object.
+	// +optional
+	SecretRef *LocalSecretReference `json:"secretRef,omitempty"`
+
+	// binarySecretKeyRef: one key of a Secret, sent as secret_binary.
+	// +optional
+	BinarySecretKeyRef *SecretKeySelector `json:"binarySecretKeyRef,omitempty"`
+
+	// generate: a random value generated once by the operator, then kept.
+	// +optional
+	Generate *GenerateSpec `json:"generate,omitempty"`
+}
+
+// RotationConfig is the rotation_config of RDS-FG and GaussDB-FG secrets, sent to CSMS as
+// {"InstanceId":"…","SecretSubType":"…"}.
+type RotationConfig struct {
+	// instanceID of the database instance whose account is rotated.
+	//
+	// CSMS limits rotation_config to 1024 characters. Its JSON form
+	// {"InstanceId":"","SecretSubType":""} has 36 fixed characters and the longest subType
+	// (SingleUser) has 10, leaving 1024-36-10 = 978 for the instance ID. The pattern admits no
+	// character that JSON escapes, so the encoded length equals the raw length.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=978
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	InstanceID string `json:"instanceID"`
+
+	// subType is SingleUser or MultiUser.
+	// +required
+	SubType RotationSubType `json:"subType"`
+}
+
+// RotationSpec configures automatic rotation by CSMS (auto_rotation).
+// +kubebuilder:validation:XValidation:rule="!(has(self.enabled) && self.enabled) || has(self.period)",message="spec.rotation.period is required when spec.rotation.enabled is true",fieldPath=".period"
+// +kubebuilder:validation:XValidation:rule="!(has(self.enabled) && self.enabled) || has(self.functionURN)",message="spec.rotation.functionURN is required when spec.rotation.enabled is true",fieldPath=".functionURN"
+type RotationSpec struct {
+	// enabled turns on automatic rotation (auto_rotation).
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// period is an integer and a unit d, h, m or s (e.g. 30d, 720h), between 4h and 8760h.
+	// The length bound keeps the integer far from overflow in the range check.
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^[0-9]+[dhms]$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+[dhms]$') || (int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) >= 14400 && int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) <= 31536000)",message="spec.rotation.period must be between 4h and 8760h (365d)"
+	// +optional
+	Period string `json:"period,omitempty"`
+
+	// functionURN is the URN of the FunctionGraph function that rotates the value
+	// (rotation_func_urn).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	FunctionURN string `json:"functionURN,omitempty"`
+
+	// config is required for RDS-FG and GaussDB-FG secrets.
+	// +optional
+	Config *RotationConfig `json:"config,omitempty"`
+}
+
+// ReplicaSpec asks for a replica of the secret in another region.
+// +kubebuilder:validation:XValidation:rule="has(self.kmsKeyID) == has(oldSelf.kmsKeyID) && (!has(self.kmsKeyID) || self.kmsKeyID == oldSelf.kmsKeyID)",message="spec.replicas[].kmsKeyID is immutable: CSMS cannot change the key of an existing replica"
+// +kubebuilder:validation:XValidation:rule="self.projectID == oldSelf.projectID",message="spec.replicas[].projectID is immutable: an existing replica cannot move to another project"
+type ReplicaSpec struct {
+	// region of the replica, e.g. ap-southeast-3.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z]{2,4}(-[a-z0-9]+)+$`
+	Region string `json:"region"`
+
+	// projectID is the IAM project ID of the target region (32 characters).
+	// +required
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]{32}$`
+	ProjectID string `json:"projectID"`
+
+	// kmsKeyID of the CMK in the target region; empty means csms/default.
+	// +kubebuilder:validation:Pattern=`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`
+	// +optional
+	KMSKeyID string `json:"kmsKeyID,omitempty"`
+}
+
+// ManagedSecretSpec is the desired state of a CSMS secret.
+// +kubebuilder:validation:XValidation:rule="!has(self.secretType) || !(self.secretType in ['RDS-FG', 'GaussDB-FG']) || (has(self.rotation) && has(self.rotation.config))",message="spec.rotation.config is required when spec.secretType is RDS-FG or GaussDB-FG",fieldPath=".rotation"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.replicas) || oldSelf.replicas.all(o, has(self.replicas) && self.replicas.exists(n, n.region == o.region))",message="spec.replicas entries cannot be removed: CSMS has no API to delete a replica (delete it in the console, then remove it here by re-creating the resource)",fieldPath=".replicas"
+type ManagedSecretSpec struct {
+	// providerConfigRef selects the region, endpoint and credentials.
+	// Defaults to the ClusterProviderConfig named "default".
+	// +kubebuilder:default={}
+	// +optional
+	ProviderConfigRef ProviderConfigReference `json:"providerConfigRef"`
+
+	// name of the secret in CSMS. Defaults to metadata.name, which must then match the same
+	// pattern. Immutable.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_-]{1,64}$`
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// description of the secret, at most 2048 characters (and 2048 bytes of UTF-8).
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="bytes(self).size() <= 2048",message="spec.description must be at most 2048 bytes of UTF-8"
+	// +optional
+	Description string `json:"description,omitempty"`
+
+	// secretType is COMMON, RDS-FG or GaussDB-FG. Immutable.
+	// +kubebuilder:default=COMMON
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.secretType is immutable"
+	// +optional
+	SecretType SecretType `json:"secretType,omitempty"`
+
+	// kmsKeyID of the CMK that encrypts the value; empty means csms/default.
+	// +kubebuilder:validation:Pattern=`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`
+	// +optional
+	KMSKeyID string `json:"kmsKeyID,omitempty"`
+
+	// value says where the secret value comes from.
+	// +required
+	Value SecretValueSource `json:"value"`
+
+	// rotation configures automatic rotation by CSMS.
+	// +optional
+	Rotation *RotationSpec `json:"rotation,omitempty"`
+
+	// eventSubscriptions names the CSMS event the secret is subscribed to (at most one).
+	// +kubebuilder:validation:MaxItems=1
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_-]{1,64}$`
+	// +listType=atomic
+	// +optional
+	EventSubscriptions []string `json:"eventSubscriptions,omitempty"`
+
+	// enterpriseProjectID of the secret ("0" is the default enterprise project).
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_-]+$`
+	// +optional
+	EnterpriseProjectID string `json:"enterpriseProjectID,omitempty"`
+
+	// tags set on the cloud secret. CSMS allows 20 tags per secret and the operator adds two
+	// of its own (managed-by and csms-operator-owner), so at most 18 here.
+	// +kubebuilder:validation:MaxProperties=18
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() >= 1 && k.size() <= 128)",message="spec.tags keys must be 1 to 128 characters"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('_sys_'))",message="spec.tags keys must not start with _sys_ (reserved by the cloud)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['managed-by', 'csms-operator-owner']))",message="spec.tags must not use the keys managed-by and csms-operator-owner: the operator sets them to mark ownership"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 255)",message="spec.tags values must be at most 255 characters"
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+
+	// replicas of the secret in other regions. Replicas can be added but not removed, because
+	// CSMS has no API to delete a replica.
+	// +listType=map
+	// +listMapKey=region
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	Replicas []ReplicaSpec `json:"replicas,omitempty"`
+
+	// deletionPolicy: Delete schedules deletion of the cloud secret when the resource is
+	// deleted; Retain leaves it.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// recoveryWindowDays before a scheduled deletion completes: 7 to 30, or 0 to delete at once.
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=30
+	// +kubebuilder:validation:XValidation:rule="self == 0 || (self >= 7 && self <= 30)",message="spec.recoveryWindowDays must be 0 (delete immediately) or between 7 and 30"
+	// +optional
+	RecoveryWindowDays *int32 `json:"recoveryWindowDays,omitempty"`
+
+	// adoptionPolicy: None refuses to manage an existing secret this resource did not create;
+	// Adopt takes it over.
+	// +kubebuilder:default=None
+	// +optional
+	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
+
+	// resyncInterval between drift checks against the cloud; at least 30s.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="spec.resyncInterval must be at least 30s"
+	// +optional
+	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+}
+
+// ReplicaStatus is the observed state of one replica.
+type ReplicaStatus struct {
+	// id of the replica secret.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// region of the replica.
+	// +optional
+	Region string `json:"region,omitempty"`
+	// projectID of the replica.
+	// +optional
+	ProjectID string `json:"projectID,omitempty"`
+	// kmsKeyID encrypting the replica.
+	// +optional
+	KMSKeyID string `json:"kmsKeyID,omitempty"`
+	// replicaType is PRIMARY or REPLICA.
+	// +optional
+	ReplicaType ReplicaType `json:"replicaType,omitempty"`
+	// status is IN_PROGRESS, IN_SYNC or FAILED.
+	// +optional
+	Status ReplicaSyncStatus `json:"status,omitempty"`
+	// createdAt is when the replica was created.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+	// updatedAt is when the replica was last updated.
+	// +optional
+	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+}
+
+// ManagedSecretStatus is the observed state of the CSMS secret. It never holds the value or
+// an unsalted hash of it.
+type ManagedSecretStatus struct {
+	// observedGeneration is the generation last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the cloud secret exists, is ENABLED, matches spec, replicas in sync)
+	// and Synced (the last reconcile succeeded).
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// secretID is the CSMS secret ID.
+	// +optional
+	SecretID string `json:"secretID,omitempty"`
+	// state is ENABLED, DISABLED, PENDING_DELETE or FROZEN.
+	// +optional
+	State SecretState `json:"state,omitempty"`
+	// kmsKeyID that encrypts the secret.
+	// +optional
+	KMSKeyID string `json:"kmsKeyID,omitempty"`
+	// secretType as reported by CSMS.
+	// +optional
+	SecretType SecretType `json:"secretType,omitempty"`
+	// domainID of the account that owns the secret.
+	// +optional
+	DomainID string `json:"domainID,omitempty"`
+	// enterpriseProjectID of the secret.
+	// +optional
+	EnterpriseProjectID string `json:"enterpriseProjectID,omitempty"`
+
+	// createTime of the cloud secret.
+	// +optional
+	CreateTime *metav1.Time `json:"createTime,omitempty"`
+	// updateTime of the cloud secret.
+	// +optional
+	UpdateTime *metav1.Time `json:"updateTime,omitempty"`
+	// scheduledDeleteTime is set while the secret is PENDING_DELETE.
+	// +optional
+	ScheduledDeleteTime *metav1.Time `json:"scheduledDeleteTime,omitempty"`
+	// lastUsedTime is when the value was last read from CSMS.
+	// +optional
+	LastUsedTime *metav1.Time `json:"lastUsedTime,omitempty"`
+
+	// autoRotation as reported by CSMS.
+	// +optional
+	AutoRotation bool `json:"autoRotation,omitempty"`
+	// rotationPeriod as reported by CSMS.
+	// +optional
+	RotationPeriod string `json:"rotationPeriod,omitempty"`
+	// rotationTime of the last rotation.
+	// +optional
+	RotationTime *metav1.Time `json:"rotationTime,omitempty"`
+	// nextRotationTime of the next scheduled rotation.
+	// +optional
+	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
+	// rotationFuncURN as reported by CSMS.
+	// +optional
+	RotationFuncURN string `json:"rotationFuncURN,omitempty"`
+	// eventSubscriptions as reported by CSMS.
+	// +listType=atomic
+	// +optional
+	EventSubscriptions []string `json:"eventSubscriptions,omitempty"`
+
+	// currentVersionID is the version holding the SYSCURRENT stage, e.g. v3.
+	// +optional
+	CurrentVersionID string `json:"currentVersionID,omitempty"`
+	// replicaType is STANDALONE, PRIMARY or REPLICA.
+	// +optional
+	ReplicaType ReplicaType `json:"replicaType,omitempty"`
+	// replicas as reported by CSMS.
+	// +listType=atomic
+	// +optional
+	Replicas []ReplicaStatus `json:"replicas,omitempty"`
+
+	// observedSourceVersion is the resourceVersion of the source Secret last pushed to CSMS
+	// (empty for generated values).
+	// +optional
+	ObservedSourceVersion string `json:"observedSourceVersion,omitempty"`
+	// lastSyncTime is when the last successful reconcile finished.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// ManagedSecret declares a secret in Huawei Cloud CSMS.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=msec,categories=csms
+// +kubebuilder:printcolumn:name="CSMS NAME",type=string,JSONPath=`.spec.name`
+// +kubebuilder:printcolumn:name="STATE",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="VERSION",type=string,JSONPath=`.status.currentVersionID`
+// +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="REASON",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="SECRET ID",type=string,JSONPath=`.status.secretID`,priority=1
+// +kubebuilder:printcolumn:name="TYPE",type=string,JSONPath=`.spec.secretType`,priority=1
+// +kubebuilder:printcolumn:name="REPLICAS",type=string,JSONPath=`.status.replicaType`,priority=1
+// +kubebuilder:printcolumn:name="NEXT ROTATION",type=string,JSONPath=`.status.nextRotationTime`,priority=1
+// +kubebuilder:validation:XValidation:rule="has(self.spec.name) || self.metadata.name.matches('^[a-zA-Z0-9_-]{1,64}$')",message="metadata.name is not a valid CSMS secret name (^[a-zA-Z0-9_-]{1,64}$: at most 64 letters, digits, _ or -, no dots): set spec.name"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec.name) ? self.spec.name : self.metadata.name) == (has(oldSelf.spec.name) ? oldSelf.spec.name : oldSelf.metadata.name)",message="spec.name is immutable: the CSMS secret name (spec.name, or metadata.name when unset) cannot change after creation"
+type ManagedSecret struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state.
+	// +required
+	Spec ManagedSecretSpec `json:"spec"`
+
+	// status is the observed state.
+	// +optional
+	Status ManagedSecretStatus `json:"status,omitempty"`
+}
+
+// ManagedSecretList contains a list of ManagedSecret.
+// +kubebuilder:object:root=true
+type ManagedSecretList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ManagedSecret `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ManagedSecret{}, &ManagedSecretList{})
+}
