@@ -412,7 +412,8 @@ func canonicalHeaders(r *http.Request, signed []string) string {
 }
 
 // payloadHash is the client's X-Sdk-Content-Sha256 if present (the SDK sets
-// UNSIGNED-PAYLOAD for non-JSON bodies), else hex SHA-256 of the body.
+// UNSIGNED-PAYLOAD for non-JSON bodies; callers that only accept JSON may
+// refuse such requests), else hex SHA-256 of the body.
 func payloadHash(h http.Header, body []byte) (string, error) {
 	vals := h.Values(HeaderContentSha256)
 	switch len(vals) {
@@ -420,7 +421,17 @@ func payloadHash(h http.Header, body []byte) (string, error) {
 		sum := sha256.Sum256(body)
 		return hex.EncodeToString(sum[:]), nil
 	case 1:
-		return vals[0], nil
+		v := vals[0]
+		// A claimed digest is signed, but the body is not: make sure they
+		// agree, so the claim cannot smuggle in a different body. Only the
+		// SDK's explicit opt-out leaves the body unauthenticated.
+		if v != UnsignedPayload {
+			sum := sha256.Sum256(body)
+			if !strings.EqualFold(v, hex.EncodeToString(sum[:])) {
+				return "", fmt.Errorf("X-Sdk-Content-Sha256 does not match the body: %w", ErrSignatureMismatch)
+			}
+		}
+		return v, nil
 	default:
 		return "", fmt.Errorf("%d X-Sdk-Content-Sha256 headers: %w", len(vals), ErrMalformedRequest)
 	}

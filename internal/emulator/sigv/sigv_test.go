@@ -1,6 +1,8 @@
 package sigv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -340,6 +342,23 @@ func assertSafeError(t *testing.T, err error, auth string) {
 	}
 	if _, sig, ok := strings.Cut(auth, "Signature="); ok && len(sig) >= 16 && strings.Contains(msg, sig[:16]) {
 		t.Fatalf("error leaks the signature: %s", msg)
+	}
+}
+
+func TestVerifyClaimedPayloadHash(t *testing.T) {
+	s := newVerifyServer(t)
+	body := `{"name":"db"}`
+	sum := sha256.Sum256([]byte(body))
+	claim := hex.EncodeToString(sum[:])
+	q := sdkReq{method: http.MethodPost, path: "/v1/p/secrets", body: body,
+		headers: map[string]string{HeaderContentSha256: claim}}
+	if res := send(t, s, q.build(t, s.URL)); res.err != nil {
+		t.Fatalf("matching signed digest refused: %v", res.err)
+	}
+	hr := q.build(t, s.URL)
+	setBody(hr, `{"name":"evil"}`)
+	if res := send(t, s, hr); !errors.Is(res.err, ErrSignatureMismatch) {
+		t.Fatalf("body differing from the signed digest: err = %v, want ErrSignatureMismatch", res.err)
 	}
 }
 
