@@ -28,7 +28,7 @@ const (
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *bytes.Buffer
+	stderr *lockedBuf
 }
 
 func buildEmulator(t *testing.T) string {
@@ -47,8 +47,8 @@ func startProc(t *testing.T, bin, dataDir string) *proc {
 		"--credentials", durAK+":"+durSK+":"+durProject)
 	stdout, err := cmd.StdoutPipe()
 	mustOK(t, err)
-	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
-	cmd.Stderr = &syncWriter{w: p.stderr}
+	p := &proc{cmd: cmd, stderr: &lockedBuf{}}
+	cmd.Stderr = p.stderr
 	mustOK(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -60,17 +60,6 @@ func startProc(t *testing.T, bin, dataDir string) *proc {
 		t.Fatalf("bad address line %q", line)
 	}
 	return p
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 func durClient(addr string) *csms.CsmsClient {

@@ -3,7 +3,10 @@ package emulator_test
 import (
 	"testing"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
+	csms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
+	csmsregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/region"
 )
 
 func TestCreateShowDelete(t *testing.T) {
@@ -169,4 +172,16 @@ func TestUpdateSecret(t *testing.T) {
 	if *resp.Secret.AutoRotation || *resp.Secret.NextRotationTime != 0 {
 		t.Fatalf("rotation off: %+v", resp.Secret)
 	}
+}
+
+// TestRegionEnvOverride points an unchanged, region-based SDK client at the emulator
+// with HUAWEICLOUD_SDK_REGION_CSMS_<REGION>, as docs/emulator.md describes.
+func TestRegionEnvOverride(t *testing.T) {
+	env, _ := startEnv(t)
+	t.Setenv("HUAWEICLOUD_SDK_REGION_CSMS_CN_NORTH_4", env.URL)
+	reg, err := csmsregion.SafeValueOf("cn-north-4")
+	mustOK(t, err)
+	cred := basic.NewCredentialsBuilder().WithAk(env.AK).WithSk(env.SK).WithProjectId(env.ProjectID).Build()
+	c := csms.NewCsmsClient(csms.CsmsClientBuilder().WithRegion(reg).WithCredential(cred).Build())
+	createSecret(t, c, "via-env", "v")
 }
