@@ -192,3 +192,39 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("cross-region project: %d %s", r.Status, r.Code)
 	}
 }
+
+// TestReplicaFollowsPrimaryRotation: automatic rotation happens on the primary only and
+// reaches the replica through synchronisation.
+func TestReplicaFollowsPrimaryRotation(t *testing.T) {
+	env := emulatortest.Start(t, emulatortest.Options{ReplicaRegions: map[string]string{"ap-southeast-3": replicaProject}})
+	c := env.Client()
+	_, err := c.CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "rot", SecretString: ptr("first"),
+		AutoRotation: ptr(true), RotationPeriod: ptr("12h"), RotationFuncUrn: ptr("urn:fss:f")}})
+	mustOK(t, err)
+	_, err = createReplica(c, "rot", replicaBody{Region: "ap-southeast-3", ProjectID: replicaProject})
+	mustOK(t, err)
+	waitReplicas(t, c, "rot", map[string]string{"ap-southeast-3": "IN_SYNC"})
+	env.Server.SetClockOffset(13 * time.Hour)
+	waitReplicas(t, c, "rot", map[string]string{"ap-southeast-3": "IN_SYNC"})
+	rc := env.RegionClient("ap-southeast-3")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pv := showValue(t, c, "rot", "latest")
+		rv := showValue(t, rc, "rot", "latest")
+		if *pv.VersionMetadata.Id == "v2" && *rv.VersionMetadata.Id == "v2" {
+			if *pv.SecretString != *rv.SecretString {
+				t.Fatalf("replica value differs from the primary after rotation")
+			}
+			break
+		}
+		if *rv.VersionMetadata.Id > "v2" || *pv.VersionMetadata.Id > "v2" || time.Now().After(deadline) {
+			t.Fatalf("primary %s, replica %s", *pv.VersionMetadata.Id, *rv.VersionMetadata.Id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	l, err := rc.ListSecretVersions(&model.ListSecretVersionsRequest{SecretName: "rot"})
+	mustOK(t, err)
+	if len(*l.VersionMetadatas) != 2 {
+		t.Fatalf("replica has %d versions, want 2", len(*l.VersionMetadatas))
+	}
+}

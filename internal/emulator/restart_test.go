@@ -11,6 +11,7 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
 
+	"github.com/csms-operator/csms-operator/internal/emulator"
 	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
 )
 
@@ -103,5 +104,38 @@ func TestValuesNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"op":"ShowSecretVersion"`) {
 		t.Fatalf("requests not logged: %s", logs.String())
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		in, region string
+		ok         bool
+		projects   map[string]string
+		token      string
+	}{
+		{in: "ak:sk:0123456789abcdef0123456789abcdef", ok: true, projects: map[string]string{"cn-north-4": "0123456789abcdef0123456789abcdef"}},
+		{in: "ak:sk:cn-north-4=aaaa,ap-southeast-3=bbbb", ok: true, projects: map[string]string{"cn-north-4": "aaaa", "ap-southeast-3": "bbbb"}},
+		{in: "ak:sk:pid:tok:with:colons", ok: true, projects: map[string]string{"cn-north-4": "pid"}, token: "tok:with:colons"},
+		{in: "ak:sk"},
+		{in: "ak::pid"},
+		{in: "ak:sk:=pid"},
+		{in: "ak:sk:r=bad/pid"},
+	} {
+		c, err := emulator.ParseCredential(tc.in, "cn-north-4")
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: err %v", tc.in, err)
+			continue
+		}
+		if tc.ok && (fmt.Sprint(c.Projects) != fmt.Sprint(tc.projects) || c.SecurityToken != tc.token) {
+			t.Errorf("%q: got %v %q", tc.in, c.Projects, c.SecurityToken)
+		}
+	}
+	if _, err := emulator.ParseRegionListener("ap-southeast-3"); err == nil {
+		t.Errorf("region without address accepted")
+	}
+	_, err := emulator.New(emulator.Config{DataDir: t.TempDir(), AdminListen: "0.0.0.0:0"})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("non-loopback admin listener: %v", err)
 	}
 }

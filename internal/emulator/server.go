@@ -111,6 +111,10 @@ func New(cfg Config) (*Server, error) {
 		if s.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return fail(fmt.Errorf("listen admin %s: %w", cfg.AdminListen, err))
 		}
+		// The admin API is unsigned and can change time and inject faults: loopback only.
+		if a, ok := s.adminLn.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+			return fail(fmt.Errorf("admin listener %s is not on loopback", cfg.AdminListen))
+		}
 	}
 	if err := s.rebuildDue(); err != nil {
 		return fail(err)

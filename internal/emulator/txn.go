@@ -123,7 +123,7 @@ func nextDue(rec *secretRec) int64 {
 	if rec.State == statePendingDelete {
 		consider(rec.ScheduledDeleteTime)
 	}
-	if rec.AutoRotation && rec.State == stateEnabled {
+	if rotatesItself(rec) {
 		consider(rec.NextRotationTime)
 	}
 	for _, rp := range rec.Replicas {
@@ -132,6 +132,11 @@ func nextDue(rec *secretRec) int64 {
 		}
 	}
 	return due
+}
+
+// rotatesItself: a replica copies its primary's rotations instead of rotating.
+func rotatesItself(rec *secretRec) bool {
+	return rec.AutoRotation && rec.State == stateEnabled && rec.ReplicaType != ReplicaReplica
 }
 
 // settle applies what time has made due: purge after the recovery window, automatic
@@ -145,7 +150,7 @@ func (t *txn) settle(key string, rec *secretRec) (*secretRec, *apiError) {
 		t.del(rec)
 		return nil, nil
 	}
-	if rec.AutoRotation && rec.State == stateEnabled && rec.NextRotationTime > 0 && rec.NextRotationTime <= t.now {
+	if rotatesItself(rec) && rec.NextRotationTime > 0 && rec.NextRotationTime <= t.now {
 		if aerr := t.rotate(rec, true); aerr != nil {
 			return nil, aerr
 		}
