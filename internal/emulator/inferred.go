@@ -21,17 +21,20 @@ const (
 	// MaxSecretsPerProject [dew_01_9993]. Exceeding it is CSMS.0002 (INFERRED).
 	MaxSecretsPerProject = 500
 	// MaxTagsPerSecret [SDK].
-	MaxTagsPerSecret        = 20
-	maxDescriptionBytes     = 2048
-	maxRotationConfigChars  = 1024
-	maxEventSubscriptions   = 1
-	maxVersionStages        = 12
-	maxStageNameChars       = 64
-	maxTagKeyChars          = 128
-	maxTagValueChars        = 255
-	maxEventTypes           = 12
-	minRotationHours        = 4 // seed; the SDK says 6h
-	maxRotationHours        = 8760
+	MaxTagsPerSecret       = 20
+	maxDescriptionBytes    = 2048
+	maxRotationConfigChars = 1024
+	maxEventSubscriptions  = 1
+	maxVersionStages       = 12
+	maxStageNameChars      = 64
+	maxTagKeyChars         = 128
+	maxTagValueChars       = 255
+	maxEventTypes          = 12
+	minRotationHours       = 4 // seed; the SDK says 6h
+	maxRotationHours       = 8760
+	// minRecoveryDays: the SDK always sends recovery_window_in_days (int32, not a
+	// pointer), so an unset field arrives as 0; it is refused like any value below 7
+	// (INFERRED). Only a missing field or empty body gets the default of 30.
 	minRecoveryDays         = 7
 	maxRecoveryDays         = 30
 	defaultRecoveryDays     = 30

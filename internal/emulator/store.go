@@ -124,15 +124,18 @@ func (s *store) countSecrets(region, project string) (int, error) {
 	return n, err
 }
 
-// commit writes puts and deletes in one fsynced transaction.
-func (s *store) commit(puts map[string]*secretRec, dels map[string]*secretRec) error {
+// commit writes puts and deletes in one fsynced transaction. deadIDs leave the id
+// index before the puts add theirs.
+func (s *store) commit(puts map[string]*secretRec, dels map[string]*secretRec, deadIDs []string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		sb, ib := tx.Bucket(bucketSecrets), tx.Bucket(bucketIDs)
-		for key, rec := range dels {
+		for key := range dels {
 			if err := sb.Delete([]byte(key)); err != nil {
 				return err
 			}
-			if err := ib.Delete([]byte(rec.ID)); err != nil {
+		}
+		for _, id := range deadIDs {
+			if err := ib.Delete([]byte(id)); err != nil {
 				return err
 			}
 		}

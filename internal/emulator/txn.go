@@ -18,6 +18,9 @@ type txn struct {
 	now  int64
 	puts map[string]*secretRec
 	dels map[string]*secretRec
+	// deadIDs are ids of deleted records, removed from the id index even when a new
+	// record takes the same name in the same txn (purge then re-create).
+	deadIDs []string
 }
 
 // update runs fn under the write lock and commits what it changed, unless fn fails.
@@ -30,7 +33,7 @@ func (s *Server) update(fn func(t *txn) (any, *apiError)) (any, *apiError) {
 		return nil, aerr
 	}
 	if len(t.puts)+len(t.dels) > 0 {
-		if err := s.store.commit(t.puts, t.dels); err != nil {
+		if err := s.store.commit(t.puts, t.dels, t.deadIDs); err != nil {
 			s.log.Error("Commit failed", "err", err)
 			return nil, errInternal()
 		}
@@ -79,6 +82,7 @@ func (t *txn) del(rec *secretRec) {
 	key := scopeKey(rec.Region, rec.ProjectID, rec.Name)
 	delete(t.puts, key)
 	t.dels[key] = rec
+	t.deadIDs = append(t.deadIDs, rec.ID)
 }
 
 // secret loads the named secret of the request's project or returns CSMS.0106.
