@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func rawWith(t *testing.T, endpoint, ak, sk, project, method, path, body string,
 			t.Fatalf("query: %v", err)
 		}
 		for k := range q {
-			b = b.AddQueryParam(k, q.Get(k))
+			b = b.AddQueryParam(k, reflect.ValueOf(q.Get(k)))
 		}
 	}
 	for k, v := range pre {

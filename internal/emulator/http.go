@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -110,13 +111,30 @@ func (s *Server) apiHandler(region string) http.Handler {
 		reqID := newRequestID()
 		w.Header().Set("X-Request-Id", reqID)
 		w.Header().Set("Content-Type", "application/json")
-		op, status, code, project := s.handle(w, r, region)
+		op, status, code, project := s.handleSafely(w, r, region)
 		s.stats.add(op, status)
 		// Never log bodies: they carry values.
 		s.log.Info("Request", "op", op, "method", r.Method, "path", r.URL.Path, "status", status,
 			"errorCode", code, "project", project, "region", region, "requestId", reqID,
 			"duration", time.Since(start).String())
 	})
+}
+
+// handleSafely turns a handler panic into a 500 so one bad request cannot kill the
+// connection silently; the panic value is logged, never the body.
+func (s *Server) handleSafely(w http.ResponseWriter, r *http.Request, region string) (op string, status int, code, project string) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("Handler panic", "path", r.URL.Path, "panic", fmt.Sprint(p))
+			e := errInternal()
+			writeError(w, e)
+			op, status, code = "Unknown", e.Status, e.Code
+		}
+	}()
+	return s.handle(w, r, region)
 }
 
 // handle runs one request and returns the operation, status and error code for stats
