@@ -97,11 +97,11 @@ func (m *ManagedSecret) SecretTypeOrDefault() SecretType {
 // is always whole, which is what ownership checks should compare (see OwnerUIDFromTag).
 func (m *ManagedSecret) OwnerTagValue() string {
 	uid := string(m.UID)
-	prefix := m.Namespace + "/" + m.Name + "/"
-	if max := MaxTagValueLength - len(uid); len(prefix) > max {
-		prefix = prefix[:max]
+	prefix := m.Namespace + "/" + m.Name
+	if limit := MaxTagValueLength - len(uid) - 1; len(prefix) > limit {
+		prefix = prefix[:limit]
 	}
-	return prefix + uid
+	return prefix + "/" + uid
 }
 
 // OwnerUIDFromTag returns the UID at the end of an owner tag value written by OwnerTagValue.

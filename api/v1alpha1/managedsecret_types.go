@@ -481,8 +481,8 @@ type ManagedSecretStatus struct {
 // +kubebuilder:printcolumn:name="TYPE",type=string,JSONPath=`.spec.secretType`,priority=1
 // +kubebuilder:printcolumn:name="REPLICAS",type=string,JSONPath=`.status.replicaType`,priority=1
 // +kubebuilder:printcolumn:name="NEXT ROTATION",type=string,JSONPath=`.status.nextRotationTime`,priority=1
-// +kubebuilder:validation:XValidation:rule="has(self.spec.name) || self.metadata.name.matches('^[a-zA-Z0-9_-]{1,64}$')",message="metadata.name is not a valid CSMS secret name (^[a-zA-Z0-9_-]{1,64}$: at most 64 letters, digits, _ or -, no dots): set spec.name"
-// +kubebuilder:validation:XValidation:rule="(has(self.spec.name) ? self.spec.name : self.metadata.name) == (has(oldSelf.spec.name) ? oldSelf.spec.name : oldSelf.metadata.name)",message="spec.name is immutable: the CSMS secret name (spec.name, or metadata.name when unset) cannot change after creation"
+// +kubebuilder:validation:XValidation:rule="has(self.spec.name) || self.metadata.name.matches('^[a-zA-Z0-9_-]{1,64}$')",message="metadata.name is not a valid CSMS secret name (^[a-zA-Z0-9_-]{1,64}$: at most 64 letters, digits, _ or -, no dots): set spec.name",fieldPath=".spec.name"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec.name) ? self.spec.name : self.metadata.name) == (has(oldSelf.spec.name) ? oldSelf.spec.name : oldSelf.metadata.name)",message="spec.name is immutable: the CSMS secret name (spec.name, or metadata.name when unset) cannot change after creation",fieldPath=".spec.name"
 type ManagedSecret struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

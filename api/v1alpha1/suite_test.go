@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -74,11 +75,13 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "adding v1alpha1 scheme: %v\n", err)
 		return 1
 	}
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "creating client: %v\n", err)
 		return 1
 	}
+	// Strict field validation, as kubectl applies by default: unknown fields are errors.
+	k8sClient = client.WithFieldValidation(c, metav1.FieldValidationStrict)
 	return m.Run()
 }
 
