@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -184,4 +185,18 @@ func Generate(length int) (csms.Value, error) {
 	v := csms.StringValue(string(out))
 	clear(out)
 	return v, nil
+}
+
+// Version returns the resourceVersion of the Secret name in namespace, reading only its
+// metadata, so that an unchanged source costs no transfer of its data.
+func (r *Reader) Version(ctx context.Context, namespace, name string) (string, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("secret %s/%s does not exist: %w", namespace, name, ErrNotFound)
+		}
+		return "", fmt.Errorf("reading metadata of secret %s/%s: %w", namespace, name, err)
+	}
+	return m.GetResourceVersion(), nil
 }

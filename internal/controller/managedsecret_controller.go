@@ -1,0 +1,654 @@
+// Package controller holds the ManagedSecret reconciler. It orchestrates only: it observes
+// the cloud secret through the csms seam, creates or updates it, and writes what it saw
+// into status in one patch per reconcile.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/provider"
+	"github.com/csms-operator/csms-operator/internal/source"
+)
+
+// ClientResolver gives the CSMS client of a ManagedSecret's provider config
+// (*provider.Resolver).
+type ClientResolver interface {
+	ClientFor(ctx context.Context, namespace string, ref v1alpha1.ProviderConfigReference) (csms.Client, *provider.Target, error)
+}
+
+// ValueReader reads value sources (*source.Reader).
+type ValueReader interface {
+	Read(ctx context.Context, namespace string, ref source.Ref) (source.Result, error)
+	Version(ctx context.Context, namespace, name string) (string, error)
+}
+
+// Event reasons. Events are emitted only when something changed in the cloud (or, for
+// AlreadyExists and NotDeleted, when the resource first runs into the refusal).
+const (
+	EventCreated           = "Created"
+	EventUpdated           = "Updated"
+	EventVersionCreated    = "VersionCreated"
+	EventTagsUpdated       = "TagsUpdated"
+	EventReplicaCreated    = "ReplicaCreated"
+	EventAdopted           = "Adopted"
+	EventRestored          = "Restored"
+	EventAlreadyExists     = "AlreadyExists"
+	EventDeletionScheduled = "DeletionScheduled"
+	EventDeleted           = "Deleted"
+	EventRetained          = "Retained"
+	EventNotDeleted        = "NotDeleted"
+)
+
+// Field indexes on ManagedSecret used to map watched objects to the resources that
+// reference them.
+const (
+	// sourceSecretIndex: the name of the Secret the value comes from (same namespace).
+	sourceSecretIndex = "csms.spec.value.secretName"
+	// providerConfigIndex: "<kind>/<name>" of the provider config.
+	providerConfigIndex = "csms.spec.providerConfigRef"
+)
+
+// DefaultReplicaPollInterval is how soon a resource is looked at again while a replica
+// is syncing.
+const DefaultReplicaPollInterval = 3 * time.Second
+
+// ManagedSecretReconciler reconciles ManagedSecret objects with CSMS.
+type ManagedSecretReconciler struct {
+	// Client is the manager's client (cached for ManagedSecrets and provider configs).
+	Client client.Client
+	// APIReader reads directly from the API server; used to rule out a stale cache before
+	// declaring a cloud secret foreign.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Providers ClientResolver
+	Sources   ValueReader
+
+	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
+	MaxConcurrentReconciles int
+	// ReplicaPollInterval (default DefaultReplicaPollInterval).
+	ReplicaPollInterval time.Duration
+	// Jitter spreads resyncs (default ±10 %).
+	Jitter func(time.Duration) time.Duration
+}
+
+// +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=managedsecrets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=managedsecrets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=managedsecrets/finalizers,verbs=update
+// +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=providerconfigs;clusterproviderconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one ManagedSecret and its CSMS secret in line. See the data flow in
+// docs/ARCHITECTURE.md: finalizer → provider → observe → create | adopt | restore | update
+// → value → one status patch → resync with jitter.
+func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := logf.FromContext(ctx)
+	ms := &v1alpha1.ManagedSecret{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ms); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+
+	orig := ms.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, orig, ms); err != nil {
+			if apierrors.IsNotFound(err) {
+				return // deleted (finalizer removed) in this pass
+			}
+			log.Error(err, "Patching status")
+			if retErr == nil {
+				retErr = err
+			}
+		}
+	}()
+
+	if !ms.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, ms)
+	}
+
+	// The finalizer goes on before anything is created in the cloud, and alone: the update
+	// event of this patch brings the resource back.
+	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		if err := r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
+			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
+		}); err != nil {
+			return ctrl.Result{}, ignoreConflict(fmt.Errorf("adding finalizer: %w", err))
+		}
+		return ctrl.Result{}, nil
+	}
+
+	requeue, err := r.reconcileSecret(ctx, ms)
+	if err != nil {
+		o := classify(err)
+		setFailureConditions(ms, o.reason, o.message, o.transient)
+		if o.retry == retryResync {
+			log.Info("Reconcile needs a change to proceed", "reason", o.reason, "message", o.message)
+			return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
+		}
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	setSyncedCondition(ms)
+	ms.Status.ObservedGeneration = ms.Generation
+	now := metav1.Now()
+	ms.Status.LastSyncTime = &now
+	if requeue > 0 {
+		return ctrl.Result{RequeueAfter: requeue}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
+}
+
+// reconcileSecret does one pass for a live resource. It returns a requeue delay shorter
+// than the resync interval when something is in progress (0 = resync).
+func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alpha1.ManagedSecret) (time.Duration, error) {
+	log := logf.FromContext(ctx)
+	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
+	if err != nil {
+		if provider.IsConfigError(err) {
+			return 0, err
+		}
+		return 0, step(err, "resolving the provider config")
+	}
+	name := ms.CSMSName()
+
+	// Observe: one read. Everything below works on this snapshot and on what the writes
+	// return, so steady state costs exactly this call.
+	sec, err := cli.GetSecret(ctx, name)
+	created := false
+	if errors.Is(err, csms.ErrNotFound) {
+		sec, created, err = r.create(ctx, cli, ms)
+		if err != nil {
+			return 0, err
+		}
+	} else if err != nil {
+		return 0, step(err, "reading CSMS secret %q", name)
+	}
+
+	// Tags are read only when ownership must be proven or the spec changed; otherwise the
+	// ID recorded in status is proof enough.
+	var tags map[string]string
+	own := ownedByID
+	if created {
+		tags = desiredTags(ms)
+	} else {
+		own = ownershipOf(ms, sec, nil)
+		if !own.owned() || ms.Generation != ms.Status.ObservedGeneration || hasPendingMark(ms) {
+			if tags, err = cli.ListTags(ctx, sec.ID); err != nil {
+				return 0, step(err, "reading tags of CSMS secret %q", name)
+			}
+			own = ownershipOf(ms, sec, tags)
+		}
+		if !own.owned() {
+			if own, err = r.recheckOwnership(ctx, ms, sec, tags); err != nil {
+				return 0, err
+			}
+		}
+	}
+	adopt := false
+	if !own.owned() {
+		if ms.Spec.AdoptionPolicy != v1alpha1.AdoptionPolicyAdopt {
+			clearCloudStatus(&ms.Status)
+			msg := fmt.Sprintf("a CSMS secret named %q already exists and was not created by this resource; it is left untouched: set spec.adoptionPolicy: Adopt to take it over, or set spec.name to another name", name)
+			if c := ms.GetCondition(v1alpha1.ConditionTypeReady); c == nil || c.Reason != v1alpha1.ReasonAlreadyExists {
+				r.event(ms, corev1.EventTypeWarning, EventAlreadyExists, "Create", msg)
+			}
+			return 0, &conditionError{reason: v1alpha1.ReasonAlreadyExists, message: msg, retryAtResync: true}
+		}
+		adopt = true
+	}
+	log = log.WithValues("secretName", name, "secretID", sec.ID)
+
+	// A secret of ours pending deletion (e.g. the resource was deleted and re-created) is
+	// brought back instead of waiting out the recovery window.
+	if sec.State == csms.StatePendingDelete {
+		if sec, err = cli.RestoreSecret(ctx, name); err != nil {
+			return 0, step(err, "restoring CSMS secret %q from pending deletion", name)
+		}
+		log.Info("Restored secret pending deletion")
+		r.event(ms, corev1.EventTypeNormal, EventRestored, "Restore", "Cancelled the scheduled deletion of CSMS secret %q", name)
+	}
+
+	if tags != nil {
+		if set, remove, changed := diffTags(desiredTags(ms), tags); changed {
+			if err := cli.UpdateTags(ctx, sec.ID, set, remove); err != nil {
+				return 0, step(err, "updating tags of CSMS secret %q", name)
+			}
+			switch {
+			case adopt:
+				log.Info("Adopted secret")
+				r.event(ms, corev1.EventTypeNormal, EventAdopted, "Adopt", "Took over the existing CSMS secret %q (adoptionPolicy: Adopt)", name)
+			case own == ownedByPendingMark:
+				log.Info("Finished tagging a secret created before a restart")
+			default:
+				r.event(ms, corev1.EventTypeNormal, EventTagsUpdated, "UpdateTags", "Updated tags of CSMS secret %q (set %s; removed %s)",
+					name, keyList(slices.Collect(maps.Keys(set))), keyList(remove))
+			}
+		}
+	}
+	// The secret is now tagged as ours, so the create-pending mark has done its job.
+	if hasPendingMark(ms) {
+		if err := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
+			delete(o.Annotations, v1alpha1.AnnotationCreatePending)
+		}); err != nil {
+			return 0, step(err, "removing the %s annotation", v1alpha1.AnnotationCreatePending)
+		}
+	}
+	ms.Status.SecretID = sec.ID
+
+	// Whether CSMS rotated the value is judged against the status before it is rewritten.
+	refreshVersion := !created && (ms.Status.CurrentVersionID == "" || rotated(&ms.Status, sec))
+
+	if !created {
+		if in, fields, changed := diffSecret(ms, sec); changed {
+			updated, err := cli.UpdateSecret(ctx, name, in)
+			if err != nil {
+				return 0, step(err, "updating %s of CSMS secret %q", strings.Join(fields, ", "), name)
+			}
+			sec = mergeUpdated(sec, updated)
+			log.Info("Updated secret", "fields", fields)
+			r.event(ms, corev1.EventTypeNormal, EventUpdated, "Update", "Updated %s of CSMS secret %q", strings.Join(fields, ", "), name)
+		}
+	}
+
+	for _, rep := range missingReplicas(ms, sec) {
+		got, err := cli.CreateReplica(ctx, name, csms.ReplicaInput{Region: rep.Region, ProjectID: rep.ProjectID, KmsKeyID: rep.KMSKeyID})
+		if errors.Is(err, csms.ErrAlreadyExists) {
+			continue // listed by the next read
+		}
+		if err != nil {
+			return 0, step(err, "creating the replica of CSMS secret %q in region %q", name, rep.Region)
+		}
+		sec.Replicas = append(sec.Replicas, *got)
+		log.Info("Created replica", "region", rep.Region)
+		r.event(ms, corev1.EventTypeNormal, EventReplicaCreated, "CreateReplica", "Created a replica of CSMS secret %q in region %q", name, rep.Region)
+	}
+
+	if !created {
+		pushed, err := r.syncValue(ctx, cli, ms, name)
+		if err != nil {
+			return 0, err
+		}
+		if refreshVersion && !pushed {
+			_, vid, err := cli.GetCurrentValue(ctx, name)
+			if err != nil {
+				return 0, step(err, "reading the current version of CSMS secret %q", name)
+			}
+			ms.Status.CurrentVersionID = vid
+		}
+	}
+
+	setCloudStatus(&ms.Status, sec)
+	setReadyFromCloud(ms, sec)
+	if _, syncing := replicaState(ms, sec); syncing {
+		return r.replicaPoll(), nil
+	}
+	return 0, nil
+}
+
+// syncValue pushes the source value when the source Secret changed since the last push
+// (or the spec changed, e.g. another key): it reads the cloud's current value and creates
+// a new version only if it differs. A rotated cloud value is therefore never overwritten
+// by an unchanged source. Generated values are never pushed after creation. pushed reports
+// whether the current version ID was refreshed.
+func (r *ManagedSecretReconciler) syncValue(ctx context.Context, cli csms.Client, ms *v1alpha1.ManagedSecret, name string) (pushed bool, err error) {
+	ref, ok := sourceRef(ms.Spec.Value)
+	if !ok {
+		return false, nil
+	}
+	rv, err := r.Sources.Version(ctx, ms.Namespace, ref.Name)
+	if err != nil {
+		return false, step(err, "reading the value source")
+	}
+	if rv == ms.Status.ObservedSourceVersion && ms.Generation == ms.Status.ObservedGeneration {
+		return false, nil
+	}
+	src, err := r.Sources.Read(ctx, ms.Namespace, ref)
+	if err != nil {
+		return false, step(err, "reading the value source")
+	}
+	cur, vid, err := cli.GetCurrentValue(ctx, name)
+	if err != nil {
+		return false, step(err, "reading the current value of CSMS secret %q", name)
+	}
+	if !cur.Equal(src.Value) {
+		// On ErrTransient the version may exist; the next pass compares again before writing.
+		if vid, err = cli.PutValue(ctx, name, src.Value); err != nil {
+			return false, step(err, "creating a new version of CSMS secret %q", name)
+		}
+		logf.FromContext(ctx).Info("Created a new version from the source Secret", "versionID", vid, "sourceVersion", src.ResourceVersion)
+		r.event(ms, corev1.EventTypeNormal, EventVersionCreated, "PutValue",
+			"Created version %s of CSMS secret %q from Secret %q", vid, name, ref.Name)
+	}
+	ms.Status.CurrentVersionID = vid
+	ms.Status.ObservedSourceVersion = src.ResourceVersion
+	return true, nil
+}
+
+// create creates the cloud secret safely: the pending mark is recorded on the resource
+// before CreateSecret, the ownership tags right after it. When the outcome of CreateSecret
+// is unknown (ErrTransient) or the name turned out to be taken, it re-observes instead of
+// creating again and returns created=false with the secret it found, so that the caller
+// proves ownership through the normal path.
+func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, ms *v1alpha1.ManagedSecret) (*csms.Secret, bool, error) {
+	log := logf.FromContext(ctx)
+	name := ms.CSMSName()
+	val, sourceRV, err := r.initialValue(ctx, ms)
+	if err != nil {
+		return nil, false, err
+	}
+	if !hasPendingMark(ms) {
+		if err := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
+			if o.Annotations == nil {
+				o.Annotations = map[string]string{}
+			}
+			o.Annotations[v1alpha1.AnnotationCreatePending] = "true"
+		}); err != nil {
+			return nil, false, step(err, "recording the %s annotation before creating", v1alpha1.AnnotationCreatePending)
+		}
+	}
+	in := createInput(ms)
+	in.Value = val
+	sec, err := cli.CreateSecret(ctx, in)
+	if errors.Is(err, csms.ErrTransient) || errors.Is(err, csms.ErrAlreadyExists) {
+		found, gerr := cli.GetSecret(ctx, name)
+		if gerr != nil {
+			// Not there (or unknown): the next pass observes again before creating.
+			return nil, false, step(err, "creating CSMS secret %q", name)
+		}
+		log.Info("CreateSecret failed but the secret exists; checking ownership", "error", err.Error())
+		return found, false, nil
+	}
+	if err != nil {
+		return nil, false, step(err, "creating CSMS secret %q", name)
+	}
+	// Record the ID at once: if tagging fails the deferred status patch still proves the
+	// secret is ours on the next pass.
+	ms.Status.SecretID = sec.ID
+	ms.Status.ObservedSourceVersion = sourceRV
+	ms.Status.CurrentVersionID = "v1" // CreateSecret stores the value as v1, SYSCURRENT
+	if err := cli.UpdateTags(ctx, sec.ID, desiredTags(ms), nil); err != nil {
+		return nil, false, step(err, "tagging the new CSMS secret %q", name)
+	}
+	log.Info("Created secret", "secretName", name, "secretID", sec.ID)
+	r.event(ms, corev1.EventTypeNormal, EventCreated, "Create", "Created CSMS secret %q (%s)", name, sec.SecretType)
+	return sec, true, nil
+}
+
+// initialValue is the value a new secret is created with, and the resourceVersion of its
+// source Secret (empty for a generated value).
+func (r *ManagedSecretReconciler) initialValue(ctx context.Context, ms *v1alpha1.ManagedSecret) (csms.Value, string, error) {
+	if g := ms.Spec.Value.Generate; g != nil {
+		n := g.Length
+		if n == 0 {
+			n = v1alpha1.DefaultGenerateLength
+		}
+		v, err := source.Generate(int(n))
+		if err != nil {
+			return csms.Value{}, "", step(err, "generating the value")
+		}
+		return v, "", nil
+	}
+	ref, ok := sourceRef(ms.Spec.Value)
+	if !ok {
+		return csms.Value{}, "", &conditionError{reason: v1alpha1.ReasonInvalidSpec,
+			message: "spec.value sets no source; set one of secretKeyRef, secretRef, binarySecretKeyRef, generate", retryAtResync: true}
+	}
+	res, err := r.Sources.Read(ctx, ms.Namespace, ref)
+	if err != nil {
+		return csms.Value{}, "", step(err, "reading the value source")
+	}
+	return res.Value, res.ResourceVersion, nil
+}
+
+// recheckOwnership is called before a secret is declared foreign: the cached resource may
+// lag behind this reconciler's own writes (status.secretID, the create-pending mark), so it
+// looks again at the resource as the API server has it.
+func (r *ManagedSecretReconciler) recheckOwnership(ctx context.Context, ms *v1alpha1.ManagedSecret, sec *csms.Secret, tags map[string]string) (ownership, error) {
+	if r.APIReader == nil {
+		return notOwned, nil
+	}
+	fresh := &v1alpha1.ManagedSecret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ms), fresh); err != nil {
+		return notOwned, step(err, "re-reading the ManagedSecret")
+	}
+	if fresh.UID != ms.UID {
+		return notOwned, nil
+	}
+	own := ownershipOf(fresh, sec, tags)
+	if own.owned() {
+		// Continue with what the API server knows.
+		ms.Annotations = fresh.Annotations
+		ms.ResourceVersion = fresh.ResourceVersion
+		if ms.Status.SecretID == "" {
+			ms.Status.SecretID = fresh.Status.SecretID
+		}
+	}
+	return own, nil
+}
+
+// mergeUpdated keeps fields of the observed secret that an UpdateSecret response may leave
+// out (the SDK model lacks replicas, replica type, domain and last use).
+func mergeUpdated(observed, updated *csms.Secret) *csms.Secret {
+	if updated == nil {
+		return observed
+	}
+	out := *updated
+	if out.ReplicaType == "" {
+		out.ReplicaType = observed.ReplicaType
+	}
+	if out.Replicas == nil {
+		out.Replicas = observed.Replicas
+	}
+	if out.DomainID == "" {
+		out.DomainID = observed.DomainID
+	}
+	if out.LastUsedTime.IsZero() {
+		out.LastUsedTime = observed.LastUsedTime
+	}
+	return &out
+}
+
+// sourceRef translates spec.value into a source reference; ok is false for generate.
+func sourceRef(v v1alpha1.SecretValueSource) (source.Ref, bool) {
+	switch {
+	case v.SecretKeyRef != nil:
+		return source.Ref{Kind: source.KindSecretKey, Name: v.SecretKeyRef.Name, Key: v.SecretKeyRef.Key}, true
+	case v.SecretRef != nil:
+		return source.Ref{Kind: source.KindSecret, Name: v.SecretRef.Name}, true
+	case v.BinarySecretKeyRef != nil:
+		return source.Ref{Kind: source.KindBinaryKey, Name: v.BinarySecretKeyRef.Name, Key: v.BinarySecretKeyRef.Key}, true
+	}
+	return source.Ref{}, false
+}
+
+func hasPendingMark(ms *v1alpha1.ManagedSecret) bool {
+	_, ok := ms.Annotations[v1alpha1.AnnotationCreatePending]
+	return ok
+}
+
+// keyList renders tag keys (never values) for an event.
+func keyList(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
+
+// patchMeta applies mutate to the resource's metadata with a merge patch on a copy, and
+// takes back only the metadata: the in-memory status of this pass must survive.
+//
+// A merge patch replaces lists whole, so a patch of the finalizers carries the
+// resourceVersion (lock) and fails on a conflict instead of dropping someone else's
+// finalizer; an annotation is a map key and needs no lock.
+func (r *ManagedSecretReconciler) patchMeta(ctx context.Context, ms *v1alpha1.ManagedSecret, lock bool, mutate func(*v1alpha1.ManagedSecret)) error {
+	obj := ms.DeepCopy()
+	base := obj.DeepCopy()
+	mutate(obj)
+	var opts []client.MergeFromOption
+	if lock {
+		opts = append(opts, client.MergeFromWithOptimisticLock{})
+	}
+	if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(base, opts...)); err != nil {
+		return err
+	}
+	ms.ObjectMeta = *obj.ObjectMeta.DeepCopy()
+	return nil
+}
+
+// patchStatus writes the status of this pass in one merge patch, only if it changed.
+func (r *ManagedSecretReconciler) patchStatus(ctx context.Context, orig, ms *v1alpha1.ManagedSecret) error {
+	if equality.Semantic.DeepEqual(orig.Status, ms.Status) {
+		return nil
+	}
+	base := orig.DeepCopy()
+	obj := orig.DeepCopy()
+	obj.Status = *ms.Status.DeepCopy()
+	return r.Client.Status().Patch(ctx, obj, client.MergeFrom(base))
+}
+
+func (r *ManagedSecretReconciler) event(ms *v1alpha1.ManagedSecret, eventType, reason, action, note string, args ...any) {
+	if r.Recorder == nil {
+		return
+	}
+	r.Recorder.Eventf(ms, nil, eventType, reason, action, note, args...)
+}
+
+// resync is the drift-check interval with ±10 % jitter, so that resources created
+// together do not hit CSMS together forever.
+func (r *ManagedSecretReconciler) resync(ms *v1alpha1.ManagedSecret) time.Duration {
+	d := ms.ResyncInterval()
+	if r.Jitter != nil {
+		return r.Jitter(d)
+	}
+	return jitter(d)
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+}
+
+func (r *ManagedSecretReconciler) replicaPoll() time.Duration {
+	if r.ReplicaPollInterval > 0 {
+		return r.ReplicaPollInterval
+	}
+	return DefaultReplicaPollInterval
+}
+
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// managedSecretChanged lets through the updates that need a reconcile: spec (generation),
+// annotations (including a manual "resync" annotation), finalizers and deletion. Status
+// patches, which the reconciler itself makes every pass, do not trigger another pass.
+var managedSecretChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		if o == nil || n == nil {
+			return true
+		}
+		return o.GetGeneration() != n.GetGeneration() ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
+			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
+	},
+}
+
+// SetupWithManager registers the controller, the field indexes it maps through, and the
+// watches: ManagedSecrets; Secrets as metadata only (a value change retriggers the
+// resources that use that Secret); provider configs (a fixed config retriggers its users).
+func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.ManagedSecret{}, sourceSecretIndex, func(o client.Object) []string {
+		ms, ok := o.(*v1alpha1.ManagedSecret)
+		if !ok {
+			return nil
+		}
+		if ref, ok := sourceRef(ms.Spec.Value); ok {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing ManagedSecrets by source Secret: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.ManagedSecret{}, providerConfigIndex, func(o client.Object) []string {
+		ms, ok := o.(*v1alpha1.ManagedSecret)
+		if !ok {
+			return nil
+		}
+		ref := ms.ProviderConfigKey()
+		return []string{string(ref.Kind) + "/" + ref.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing ManagedSecrets by provider config: %w", err)
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("managedsecret-controller")
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ManagedSecret{}, builder.WithPredicates(managedSecretChanged)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret)).
+		Watches(&v1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forProviderConfig)).
+		Watches(&v1alpha1.ClusterProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forClusterProviderConfig)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		Named("managedsecret").
+		Complete(r)
+}
+
+func (r *ManagedSecretReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
+	return r.list(ctx, client.InNamespace(s.GetNamespace()), client.MatchingFields{sourceSecretIndex: s.GetName()})
+}
+
+func (r *ManagedSecretReconciler) forProviderConfig(ctx context.Context, pc client.Object) []reconcile.Request {
+	return r.list(ctx, client.InNamespace(pc.GetNamespace()),
+		client.MatchingFields{providerConfigIndex: string(v1alpha1.ProviderConfigKindNamespaced) + "/" + pc.GetName()})
+}
+
+func (r *ManagedSecretReconciler) forClusterProviderConfig(ctx context.Context, cpc client.Object) []reconcile.Request {
+	return r.list(ctx, client.MatchingFields{providerConfigIndex: string(v1alpha1.ProviderConfigKindCluster) + "/" + cpc.GetName()})
+}
+
+func (r *ManagedSecretReconciler) list(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var l v1alpha1.ManagedSecretList
+	if err := r.Client.List(ctx, &l, opts...); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a watched object")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(l.Items))
+	for i := range l.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l.Items[i])})
+	}
+	return reqs
+}

@@ -1,0 +1,124 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+)
+
+// reconcileDelete finishes the cloud side of a deleted ManagedSecret by its
+// deletionPolicy, then removes the finalizer:
+//   - Retain: the cloud secret is left as it is; no credentials are needed, so a lost
+//     credentials Secret never wedges the deletion.
+//   - Delete: only a secret this resource owns is touched. recoveryWindowDays 0 deletes
+//     at once; otherwise deletion is scheduled (a secret already PENDING_DELETE is done).
+//     A secret that does not exist (any more) is done; one not owned is never deleted.
+func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, ms *v1alpha1.ManagedSecret) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	name := ms.CSMSName()
+
+	done, err := r.deleteCloudSecret(ctx, ms, name)
+	if err != nil {
+		o := classify(err)
+		msg := o.message
+		if o.reason == v1alpha1.ReasonProviderConfigNotReady || o.reason == v1alpha1.ReasonUnauthorized {
+			msg += "; the cloud secret cannot be deleted without working credentials: restore them, or set spec.deletionPolicy: Retain to finish the deletion and keep the cloud secret"
+		}
+		setFailureConditions(ms, o.reason, msg, false)
+		if o.retry == retryResync {
+			return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !done {
+		return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
+	}
+	if err := r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
+		controllerutil.RemoveFinalizer(o, v1alpha1.Finalizer)
+	}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, ignoreConflict(fmt.Errorf("removing finalizer: %w", err))
+	}
+	log.Info("Finalizer removed")
+	return ctrl.Result{}, nil
+}
+
+// deleteCloudSecret applies the deletion policy; done means the finalizer may go.
+func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1alpha1.ManagedSecret, name string) (bool, error) {
+	log := logf.FromContext(ctx)
+	if ms.DeletionPolicyOrDefault() == v1alpha1.DeletionPolicyRetain {
+		if ms.Status.SecretID != "" {
+			r.event(ms, corev1.EventTypeNormal, EventRetained, "Delete", "Kept CSMS secret %q (deletionPolicy: Retain)", name)
+		}
+		return true, nil
+	}
+	setDeletingCondition(ms, fmt.Sprintf("deleting: waiting for CSMS secret %q to be deleted (deletionPolicy: Delete)", name))
+
+	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
+	if err != nil {
+		return false, err
+	}
+	sec, err := cli.GetSecret(ctx, name)
+	if errors.Is(err, csms.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, step(err, "reading CSMS secret %q", name)
+	}
+	own := ownershipOf(ms, sec, nil)
+	if !own.owned() {
+		tags, err := cli.ListTags(ctx, sec.ID)
+		if err != nil {
+			return false, step(err, "reading tags of CSMS secret %q", name)
+		}
+		if own = ownershipOf(ms, sec, tags); !own.owned() {
+			if own, err = r.recheckOwnership(ctx, ms, sec, tags); err != nil {
+				return false, err
+			}
+		}
+	}
+	if !own.owned() {
+		log.Info("Not deleting a secret this resource does not own", "secretName", name)
+		r.event(ms, corev1.EventTypeWarning, EventNotDeleted, "Delete",
+			"Left CSMS secret %q untouched: it was not created or adopted by this resource", name)
+		return true, nil
+	}
+	if sec.State == csms.StatePendingDelete {
+		return true, nil
+	}
+	days := ms.RecoveryWindowDays()
+	if days == 0 {
+		if err := cli.DeleteSecret(ctx, name); err != nil && !errors.Is(err, csms.ErrNotFound) {
+			return false, step(err, "deleting CSMS secret %q", name)
+		}
+		log.Info("Deleted secret", "secretName", name)
+		r.event(ms, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted CSMS secret %q immediately (recoveryWindowDays: 0)", name)
+		return true, nil
+	}
+	scheduled, err := cli.ScheduleDeletion(ctx, name, days)
+	if errors.Is(err, csms.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, step(err, "scheduling the deletion of CSMS secret %q", name)
+	}
+	setCloudStatus(&ms.Status, scheduled)
+	log.Info("Scheduled deletion", "secretName", name, "recoveryWindowDays", days)
+	r.event(ms, corev1.EventTypeNormal, EventDeletionScheduled, "Delete",
+		"Scheduled deletion of CSMS secret %q in %d days; until then it can be restored by re-creating this resource", name, days)
+	return true, nil
+}
