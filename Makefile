@@ -97,3 +97,66 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(LOCALBIN)
 	$(GOBIN_ENV) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $@
+
+##@ Demo and end-to-end tests
+
+# DEMO_KEEP=1 keeps the demo environment running until Ctrl-C.
+DEMO_KEEP ?=
+DEMO_FLAGS ?=
+
+.PHONY: demo
+demo: envtest ## Start control plane + emulator + manager, apply config/samples/demo, show them converge, stop.
+	go build -o $(LOCALBIN)/demo ./hack/demo
+	$(LOCALBIN)/demo $(if $(DEMO_KEEP),--keep) $(DEMO_FLAGS)
+
+.PHONY: dev
+dev: ## Like `make demo DEMO_KEEP=1`: keep it running and print the KUBECONFIG; Ctrl-C stops it.
+	$(MAKE) demo DEMO_KEEP=1
+
+E2E_FLAGS ?= -count=1 -v -timeout 20m
+
+.PHONY: test-e2e
+test-e2e: envtest kustomize ## e2e tests: config/default on envtest, the manager as its ServiceAccount, the emulator.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh 2>/dev/null | tail -1)" KUSTOMIZE=$(KUSTOMIZE) \
+	  go test -tags e2e $(E2E_FLAGS) ./test/e2e/...
+
+##@ Deployment
+
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+CHART_DIR ?= charts/csms-operator
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Render config/default with IMG into dist/install.yaml.
+	@rm -rf dist/.installer && mkdir -p dist/.installer
+	@printf 'resources:\n- ../../config/default\n' > dist/.installer/kustomization.yaml
+	cd dist/.installer && $(KUSTOMIZE) edit set image csms-operator=$(IMG)
+	$(KUSTOMIZE) build dist/.installer > dist/install.yaml
+	@rm -rf dist/.installer
+	@echo "wrote dist/install.yaml (image $(IMG))"
+
+.PHONY: helm-sync
+helm-sync: ## Copy the generated CRDs and manager ClusterRole into the Helm chart.
+	@mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+
+.PHONY: helm-lint
+helm-lint: helm kustomize ## helm lint + template the chart, and check it matches config/default (CRDs, RBAC, args).
+	$(HELM) lint --strict $(CHART_DIR)
+	HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) hack/verify-helm.sh
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
+$(KUSTOMIZE):
+	@mkdir -p $(LOCALBIN)/.tmp-kustomize
+	GOBIN=$(LOCALBIN)/.tmp-kustomize go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(LOCALBIN)/.tmp-kustomize/kustomize $@ && rmdir $(LOCALBIN)/.tmp-kustomize
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/.
+$(HELM):
+	@mkdir -p $(LOCALBIN)/.tmp-helm
+	GOBIN=$(LOCALBIN)/.tmp-helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/.tmp-helm/helm $@ && rmdir $(LOCALBIN)/.tmp-helm

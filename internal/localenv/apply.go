@@ -230,7 +230,8 @@ func Poll(parent context.Context, timeout time.Duration, check func(context.Cont
 		if done {
 			return nil
 		}
-		if w != "" {
+		// A check cut short by the deadline explains nothing; keep the one before it.
+		if w != "" && (ctx.Err() == nil || why == "not checked yet") {
 			why = w
 		}
 		select {
