@@ -1,7 +1,10 @@
 package emulator_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
 	csms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1"
@@ -178,8 +181,11 @@ func TestUpdateSecret(t *testing.T) {
 // with HUAWEICLOUD_SDK_REGION_CSMS_<REGION>, as docs/emulator.md describes.
 func TestRegionEnvOverride(t *testing.T) {
 	env, _ := startEnv(t)
-	t.Setenv("HUAWEICLOUD_SDK_REGION_CSMS_CN_NORTH_4", env.URL)
-	reg, err := csmsregion.SafeValueOf("cn-north-4")
+	// The SDK caches env lookups per process, so each run uses a fresh region id
+	// (the docs' example is HUAWEICLOUD_SDK_REGION_CSMS_CN_NORTH_4).
+	regionID := fmt.Sprintf("emu-test-%d", time.Now().UnixNano())
+	t.Setenv("HUAWEICLOUD_SDK_REGION_CSMS_"+strings.ToUpper(strings.ReplaceAll(regionID, "-", "_")), env.URL)
+	reg, err := csmsregion.SafeValueOf(regionID)
 	mustOK(t, err)
 	cred := basic.NewCredentialsBuilder().WithAk(env.AK).WithSk(env.SK).WithProjectId(env.ProjectID).Build()
 	c := csms.NewCsmsClient(csms.CsmsClientBuilder().WithRegion(reg).WithCredential(cred).Build())
