@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
@@ -54,22 +55,27 @@ func classify(op string, err error) *APIError {
 	}
 
 	e := &APIError{Operation: op, Kind: ErrTransient, Err: err}
+	var ue *url.Error
+	var ne net.Error
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e.Message = "context done"
 	case errors.Is(err, errAttemptTimeout):
 		e.Message = "attempt timed out"
+	case errors.As(err, &ue) && ue.Timeout():
+		// Before the context check: http.Client's own timeout also wraps
+		// context.DeadlineExceeded, but it is a per-attempt timeout, not the caller's
+		// (the SDK request carries no caller context).
+		e.Message = "request timed out"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		e.Message = "context done"
+		e.ctxDone = true
 	case notSent(err):
 		e.Message = "connection failed before the request was sent"
+	case errors.As(err, &ne) && ne.Timeout():
+		e.Message = "request timed out"
 	default:
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			e.Message = "request timed out"
-		} else {
-			// Transport and SDK errors (URL, dial, TLS, credential refresh) carry no
-			// secret value: request bodies are never part of them.
-			e.Message = truncate(err.Error(), maxMessageLen)
-		}
+		// Transport and SDK errors (URL, dial, TLS, credential refresh) carry no secret
+		// value: request bodies are never part of them.
+		e.Message = truncate(err.Error(), maxMessageLen)
 	}
 	return e
 }
@@ -119,7 +125,7 @@ func retryable(e *APIError, idempotent bool) bool {
 		// The gateway refused the call before the service saw it.
 		return true
 	case errors.Is(e.Kind, ErrTransient):
-		if e.Err != nil && (errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded)) {
+		if e.ctxDone {
 			return false
 		}
 		if e.Err != nil && notSent(e.Err) {

@@ -45,10 +45,12 @@ type Client interface {
 	DeleteSecret(ctx context.Context, name string) error
 
 	// ScheduleDeletion moves the secret to PENDING_DELETE with the given recovery window
-	// (7–30 days, validated by the service).
+	// (7–30 days, validated by the service). Idempotent: a secret already pending
+	// deletion is returned as it is (its window unchanged).
 	ScheduleDeletion(ctx context.Context, name string, recoveryWindowDays int32) (*Secret, error)
 
-	// RestoreSecret cancels a scheduled deletion.
+	// RestoreSecret cancels a scheduled deletion. Idempotent: a secret that is not pending
+	// deletion is returned as it is.
 	RestoreSecret(ctx context.Context, name string) (*Secret, error)
 
 	// GetCurrentValue reads the SYSCURRENT version's value and returns it with the
@@ -102,8 +104,9 @@ const (
 // StageCurrent is the stage of the version that holds the current value.
 const StageCurrent = "SYSCURRENT"
 
-// MaxValueBytes is the largest secret value CSMS accepts (the seed doc, updated
-// 2026-06-09, says 64 KB; older API docs said 32 KB).
+// MaxValueBytes is the largest secret value CSMS accepts, counted on the field as sent
+// (base64 text for binary values). The seed doc, updated 2026-06-09, says 64 KB; older
+// API docs said 32 KB.
 const MaxValueBytes = 64 * 1024
 
 // Secret is the cloud's view of a secret (every field of the API's Secret object).

@@ -47,6 +47,9 @@ type APIError struct {
 	// Err is the underlying cause when there is one (e.g. a transport error or the
 	// context error); nil for plain service errors.
 	Err error
+
+	// ctxDone marks the caller's context ending (never retried).
+	ctxDone bool
 }
 
 func (e *APIError) Error() string {

@@ -60,8 +60,8 @@ func (c *sdkClient) CreateSecret(ctx context.Context, in CreateSecretInput) (*Se
 	if in.Value.IsZero() {
 		return nil, &APIError{Operation: opCreateSecret, Message: "a value is required", Kind: ErrInvalid}
 	}
-	if in.Value.Len() > MaxValueBytes {
-		return nil, &APIError{Operation: opCreateSecret, Message: fmt.Sprintf("value is %d bytes, more than %d", in.Value.Len(), MaxValueBytes), Kind: ErrInvalid}
+	if err := checkSize(opCreateSecret, in.Value); err != nil {
+		return nil, err
 	}
 	body := &model.CreateSecretRequestBody{
 		Name:                in.Name,
@@ -143,18 +143,32 @@ func (c *sdkClient) DeleteSecret(ctx context.Context, name string) error {
 }
 
 func (c *sdkClient) ScheduleDeletion(ctx context.Context, name string, recoveryWindowDays int32) (*Secret, error) {
-	// Scheduling again while pending is refused by the service rather than duplicated,
-	// so a retry cannot do harm.
-	return c.secretOp(ctx, opScheduleDeletion, idempotent, csmsv1.GenReqDefForDeleteSecretForSchedule,
+	s, err := c.secretOp(ctx, opScheduleDeletion, idempotent, csmsv1.GenReqDefForDeleteSecretForSchedule,
 		&model.DeleteSecretForScheduleRequest{
 			SecretName: name,
 			Body:       &model.DeleteSecretForScheduleRequestBody{RecoveryWindowInDays: recoveryWindowDays},
 		})
+	if errors.Is(err, ErrPendingDelete) {
+		// Already scheduled (also what a retry after a lost response sees): the desired
+		// state holds, so report the secret as it is.
+		if cur, gerr := c.GetSecret(ctx, name); gerr == nil && cur.State == StatePendingDelete {
+			return cur, nil
+		}
+	}
+	return s, err
 }
 
 func (c *sdkClient) RestoreSecret(ctx context.Context, name string) (*Secret, error) {
-	return c.secretOp(ctx, opRestoreSecret, idempotent, csmsv1.GenReqDefForRestoreSecret,
+	s, err := c.secretOp(ctx, opRestoreSecret, idempotent, csmsv1.GenReqDefForRestoreSecret,
 		&model.RestoreSecretRequest{SecretName: name})
+	if errors.Is(err, ErrInvalid) {
+		// "Not in schedule-delete state" (CSMS.0108): nothing to cancel. Confirmed by a
+		// read rather than by the code.
+		if cur, gerr := c.GetSecret(ctx, name); gerr == nil && cur.State != StatePendingDelete {
+			return cur, nil
+		}
+	}
+	return s, err
 }
 
 // latestVersion is the version alias the API documents for the newest version.
@@ -232,12 +246,25 @@ func valueFields(v Value) (str, bin *string) {
 	return &s, nil
 }
 
+// checkSize refuses a value larger than MaxValueBytes as sent (binary values count in
+// their base64 form, like the service), saving a round trip that would fail anyway.
+func checkSize(op string, v Value) error {
+	n := v.Len()
+	if v.IsBinary() {
+		n = base64.StdEncoding.EncodedLen(n)
+	}
+	if n > MaxValueBytes {
+		return &APIError{Operation: op, Message: fmt.Sprintf("value is %d bytes as sent, more than %d", n, MaxValueBytes), Kind: ErrInvalid}
+	}
+	return nil
+}
+
 func (c *sdkClient) PutValue(ctx context.Context, name string, v Value) (string, error) {
 	if v.IsZero() {
 		return "", &APIError{Operation: opPutValue, Message: "a value is required", Kind: ErrInvalid}
 	}
-	if v.Len() > MaxValueBytes {
-		return "", &APIError{Operation: opPutValue, Message: fmt.Sprintf("value is %d bytes, more than %d", v.Len(), MaxValueBytes), Kind: ErrInvalid}
+	if err := checkSize(opPutValue, v); err != nil {
+		return "", err
 	}
 	body := &model.CreateSecretVersionRequestBody{}
 	body.SecretString, body.SecretBinary = valueFields(v)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth"
@@ -83,14 +84,20 @@ func New(cfg Config) (Client, error) {
 			return nil, errors.New("csms: projectID is required when an endpoint is given")
 		}
 		builder = builder.WithEndpoints([]string{cfg.Endpoint})
-	} else {
+	}
+	// The SDK's region env cache is a plain map and SafeBuild rewrites the region's
+	// endpoint slice in place: neither is safe for concurrent use, so builds are serialised.
+	sdkBuildMu.Lock()
+	if cfg.Endpoint == "" {
 		reg, err := csmsregion.SafeValueOf(cfg.Region)
 		if err != nil {
+			sdkBuildMu.Unlock()
 			return nil, fmt.Errorf("csms: unknown region %q: %w", cfg.Region, err)
 		}
 		builder = builder.WithRegion(reg)
 	}
 	hc, err := safeBuild(builder.SafeBuild)
+	sdkBuildMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("csms: building the SDK client: %w", err)
 	}
@@ -103,6 +110,8 @@ func New(cfg Config) (Client, error) {
 		backoff:    defaultBackoff,
 	}, nil
 }
+
+var sdkBuildMu sync.Mutex
 
 // safeBuild turns a panic inside the SDK builder into an error (older code paths panic).
 func safeBuild[T any](f func() (T, error)) (out T, err error) {
@@ -172,7 +181,7 @@ func (c *sdkClient) call(ctx context.Context, op string, o callOpts, fn func() (
 		}
 		apiErr := classify(op, err)
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, &APIError{Operation: op, Message: "context done", Kind: ErrTransient, Err: ctxErr}
+			return nil, &APIError{Operation: op, Message: "context done", Kind: ErrTransient, Err: ctxErr, ctxDone: true}
 		}
 		if attempt >= c.maxRetries || !retryable(apiErr, o.idempotent) {
 			return nil, apiErr
@@ -181,7 +190,7 @@ func (c *sdkClient) call(ctx context.Context, op string, o callOpts, fn func() (
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &APIError{Operation: op, Message: "context done while backing off", Kind: ErrTransient, Err: ctx.Err()}
+			return nil, &APIError{Operation: op, Message: "context done while backing off", Kind: ErrTransient, Err: ctx.Err(), ctxDone: true}
 		case <-t.C:
 		}
 	}
@@ -225,7 +234,7 @@ func (c *sdkClient) attempt(ctx context.Context, fn func() (any, error)) (any, e
 
 func limiterError(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &APIError{Operation: op, Message: "context done while waiting for the rate limiter", Kind: ErrTransient, Err: ctxErr}
+		return &APIError{Operation: op, Message: "context done while waiting for the rate limiter", Kind: ErrTransient, Err: ctxErr, ctxDone: true}
 	}
 	// rate.Limiter refuses up front when the wait would pass the deadline.
 	return &APIError{Operation: op, Message: "client rate limit: " + err.Error(), Kind: ErrThrottled}

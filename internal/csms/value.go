@@ -16,59 +16,75 @@ const redacted = "[redacted]"
 //
 // The zero Value is "no value" (IsZero reports true).
 type Value struct {
-	// data is unexported so reflection-based printers (e.g. %+v on a containing struct
-	// via fmt's Formatter lookup, go-cmp, spew) cannot reach it without the methods below
-	// being bypassed deliberately.
-	data   []byte
+	// d is a pointer so that even a printer that bypasses the methods (a Value held in an
+	// unexported struct field, which fmt prints without calling Format) shows only an
+	// address, never the bytes. The pointee is never mutated after construction.
+	d *valueData
+}
+
+type valueData struct {
+	b      []byte
 	binary bool
-	set    bool
 }
 
 // StringValue returns a text value.
 func StringValue(s string) Value {
-	return Value{data: []byte(s), set: true}
+	return Value{d: &valueData{b: []byte(s)}}
 }
 
 // BinaryValue returns a binary value; b is copied.
 func BinaryValue(b []byte) Value {
-	return Value{data: append([]byte(nil), b...), binary: true, set: true}
+	return Value{d: &valueData{b: append([]byte{}, b...), binary: true}}
 }
 
 // IsZero reports whether v holds no value at all.
-func (v Value) IsZero() bool { return !v.set }
+func (v Value) IsZero() bool { return v.d == nil }
 
 // IsBinary reports whether v is a binary value (secret_binary).
-func (v Value) IsBinary() bool { return v.binary }
+func (v Value) IsBinary() bool { return v.d != nil && v.d.binary }
 
 // Len is the size of the value in bytes.
-func (v Value) Len() int { return len(v.data) }
+func (v Value) Len() int {
+	if v.d == nil {
+		return 0
+	}
+	return len(v.d.b)
+}
 
 // Text returns the value of a text secret; ok is false for binary or zero values.
 func (v Value) Text() (s string, ok bool) {
-	if !v.set || v.binary {
+	if v.d == nil || v.d.binary {
 		return "", false
 	}
-	return string(v.data), true
+	return string(v.d.b), true
 }
 
 // Binary returns a copy of a binary value; ok is false for text or zero values.
 func (v Value) Binary() (b []byte, ok bool) {
-	if !v.set || !v.binary {
+	if v.d == nil || !v.d.binary {
 		return nil, false
 	}
-	return append([]byte(nil), v.data...), true
+	return append([]byte{}, v.d.b...), true
 }
 
-// Bytes returns a copy of the raw content (UTF-8 for text values).
-func (v Value) Bytes() []byte { return append([]byte(nil), v.data...) }
+// Bytes returns a copy of the raw content (UTF-8 for text values); nil for the zero Value.
+func (v Value) Bytes() []byte {
+	if v.d == nil {
+		return nil
+	}
+	return append([]byte{}, v.d.b...)
+}
 
 // Equal reports whether v and other have the same kind and content. The content
-// comparison runs in constant time for equal lengths.
+// comparison runs in constant time for equal lengths (only the length can leak).
+// go-cmp uses this method too.
 func (v Value) Equal(other Value) bool {
-	sameKind := subtle.ConstantTimeByteEq(b2u8(v.binary), b2u8(other.binary)) &
-		subtle.ConstantTimeByteEq(b2u8(v.set), b2u8(other.set))
-	sameData := subtle.ConstantTimeCompare(v.data, other.data)
-	if len(v.data) == 0 && len(other.data) == 0 {
+	if v.d == nil || other.d == nil {
+		return v.d == nil && other.d == nil
+	}
+	sameKind := subtle.ConstantTimeByteEq(b2u8(v.d.binary), b2u8(other.d.binary))
+	sameData := subtle.ConstantTimeCompare(v.d.b, other.d.b)
+	if len(v.d.b) == 0 && len(other.d.b) == 0 {
 		sameData = 1
 	}
 	return sameKind&sameData == 1
