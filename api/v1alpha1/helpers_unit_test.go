@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -231,5 +232,28 @@ func TestReservedTagKeys(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no reserved-key rule on spec.tags")
+	}
+}
+
+// TestAddToScheme checks that every root type is registered under the group-version.
+func TestAddToScheme(t *testing.T) {
+	t.Parallel()
+	s := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []runtime.Object{
+		&v1alpha1.ManagedSecret{}, &v1alpha1.ManagedSecretList{},
+		&v1alpha1.ProviderConfig{}, &v1alpha1.ProviderConfigList{},
+		&v1alpha1.ClusterProviderConfig{}, &v1alpha1.ClusterProviderConfigList{},
+	} {
+		gvks, _, err := s.ObjectKinds(obj)
+		if err != nil {
+			t.Errorf("%T: %v", obj, err)
+			continue
+		}
+		if len(gvks) != 1 || gvks[0].GroupVersion() != v1alpha1.GroupVersion {
+			t.Errorf("%T registered as %v", obj, gvks)
+		}
 	}
 }

@@ -82,28 +82,38 @@ const (
 type SecretState string
 
 const (
-	SecretStateEnabled       SecretState = "ENABLED"
-	SecretStateDisabled      SecretState = "DISABLED"
+	// SecretStateEnabled: the secret can be read and updated.
+	SecretStateEnabled SecretState = "ENABLED"
+	// SecretStateDisabled: the secret exists but is disabled.
+	SecretStateDisabled SecretState = "DISABLED"
+	// SecretStatePendingDelete: deletion is scheduled; the secret can still be restored.
 	SecretStatePendingDelete SecretState = "PENDING_DELETE"
-	SecretStateFrozen        SecretState = "FROZEN"
+	// SecretStateFrozen: the secret is frozen by the cloud.
+	SecretStateFrozen SecretState = "FROZEN"
 )
 
 // ReplicaType is the multi-region role of a secret.
 type ReplicaType string
 
 const (
+	// ReplicaTypeStandalone: the secret has no replicas.
 	ReplicaTypeStandalone ReplicaType = "STANDALONE"
-	ReplicaTypePrimary    ReplicaType = "PRIMARY"
-	ReplicaTypeReplica    ReplicaType = "REPLICA"
+	// ReplicaTypePrimary: the secret has replicas and is the primary.
+	ReplicaTypePrimary ReplicaType = "PRIMARY"
+	// ReplicaTypeReplica: the secret is a replica of a primary in another region.
+	ReplicaTypeReplica ReplicaType = "REPLICA"
 )
 
 // ReplicaSyncStatus is the synchronisation state of one replica.
 type ReplicaSyncStatus string
 
 const (
+	// ReplicaSyncInProgress: the replica is being synchronised.
 	ReplicaSyncInProgress ReplicaSyncStatus = "IN_PROGRESS"
-	ReplicaSyncInSync     ReplicaSyncStatus = "IN_SYNC"
-	ReplicaSyncFailed     ReplicaSyncStatus = "FAILED"
+	// ReplicaSyncInSync: the replica matches the primary.
+	ReplicaSyncInSync ReplicaSyncStatus = "IN_SYNC"
+	// ReplicaSyncFailed: synchronising the replica failed.
+	ReplicaSyncFailed ReplicaSyncStatus = "FAILED"
 )
 
 // ProviderConfigReference selects the provider configuration (region, endpoint, credentials).
@@ -505,5 +515,5 @@ type ManagedSecretList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ManagedSecret{}, &ManagedSecretList{})
+	register(&ManagedSecret{}, &ManagedSecretList{})
 }

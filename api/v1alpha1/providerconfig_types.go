@@ -223,6 +223,6 @@ type ClusterProviderConfigList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ProviderConfig{}, &ProviderConfigList{})
-	SchemeBuilder.Register(&ClusterProviderConfig{}, &ClusterProviderConfigList{})
+	register(&ProviderConfig{}, &ProviderConfigList{})
+	register(&ClusterProviderConfig{}, &ClusterProviderConfigList{})
 }
