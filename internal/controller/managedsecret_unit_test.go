@@ -1,0 +1,588 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/provider"
+	"github.com/csms-operator/csms-operator/internal/source"
+)
+
+// Reconciler tests with a fake Kubernetes client and a function-field fake of CSMS: each
+// states exactly which cloud calls a branch may make.
+
+const unitCanary = "unit-canary-9f3Kq"
+
+type unitEnv struct {
+	r      *ManagedSecretReconciler
+	kube   client.Client
+	rec    *events.FakeRecorder
+	cloud  *fakeCSMS
+	key    client.ObjectKey
+	result ctrl.Result
+	err    error
+}
+
+func unitScheme(t *testing.T) *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newUnit stores ms (with the finalizer already on) and a source Secret "src" holding the
+// canary under "password".
+func newUnit(t *testing.T, ms *v1alpha1.ManagedSecret, cloud *fakeCSMS) *unitEnv {
+	t.Helper()
+	if ms.Finalizers == nil {
+		ms.Finalizers = []string{v1alpha1.Finalizer}
+	}
+	src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: "src"},
+		Data: map[string][]byte{"password": []byte(unitCanary)}}
+	kube := fake.NewClientBuilder().WithScheme(unitScheme(t)).
+		WithObjects(ms, src).WithStatusSubresource(&v1alpha1.ManagedSecret{}).Build()
+	rec := events.NewFakeRecorder(50)
+	return &unitEnv{
+		r: &ManagedSecretReconciler{Client: kube, APIReader: kube, Recorder: rec,
+			Providers: &fakeResolver{client: cloud}, Sources: &source.Reader{Client: kube},
+			Jitter: func(d time.Duration) time.Duration { return d }},
+		kube: kube, rec: rec, cloud: cloud, key: client.ObjectKeyFromObject(ms),
+	}
+}
+
+func (u *unitEnv) reconcile(t *testing.T) *v1alpha1.ManagedSecret {
+	t.Helper()
+	u.result, u.err = u.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: u.key})
+	got := &v1alpha1.ManagedSecret{}
+	if err := u.kube.Get(context.Background(), u.key, got); err != nil {
+		return nil
+	}
+	return got
+}
+
+func (u *unitEnv) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-u.rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func (u *unitEnv) sourceRV(t *testing.T) string {
+	s := &corev1.Secret{}
+	if err := u.kube.Get(context.Background(), client.ObjectKey{Namespace: u.key.Namespace, Name: "src"}, s); err != nil {
+		t.Fatal(err)
+	}
+	return s.ResourceVersion
+}
+
+func cloudSecret() *csms.Secret {
+	return &csms.Secret{ID: "id-1", Name: "db", State: csms.StateEnabled, KmsKeyID: keyA, SecretType: "COMMON",
+		CreateTime: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC), ReplicaType: "STANDALONE"}
+}
+
+func ourTags() map[string]string {
+	return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-1"}
+}
+
+func assertCalls(t *testing.T, cloud *fakeCSMS, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(want, cloud.Calls()); diff != "" {
+		t.Errorf("CSMS calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func assertCondition(t *testing.T, ms *v1alpha1.ManagedSecret, typ string, status metav1.ConditionStatus, reason string) {
+	t.Helper()
+	c := ms.GetCondition(typ)
+	if c == nil || c.Status != status || c.Reason != reason {
+		t.Fatalf("%s = %+v, want %s/%s", typ, c, status, reason)
+	}
+	if strings.Contains(c.Message, unitCanary) {
+		t.Fatalf("%s message leaks the value", typ)
+	}
+}
+
+func TestUnitAddsFinalizerFirstAndReturns(t *testing.T) {
+	cloud := &fakeCSMS{}
+	ms := msWith(nil)
+	ms.Finalizers = []string{}
+	u := newUnit(t, ms, cloud)
+	got := u.reconcile(t)
+	if u.err != nil || len(got.Finalizers) != 1 || got.Finalizers[0] != v1alpha1.Finalizer {
+		t.Fatalf("err %v finalizers %v", u.err, got.Finalizers)
+	}
+	assertCalls(t, cloud)
+}
+
+func TestUnitCreate(t *testing.T) {
+	var created csms.CreateSecretInput
+	var tagged map[string]string
+	var markAtCreate bool
+	var u *unitEnv
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return nil, csms.ErrNotFound },
+		CreateSecretFn: func(in csms.CreateSecretInput) (*csms.Secret, error) {
+			created = in
+			cur := &v1alpha1.ManagedSecret{}
+			_ = u.kube.Get(context.Background(), u.key, cur)
+			markAtCreate = hasPendingMark(cur)
+			return cloudSecret(), nil
+		},
+		UpdateTagsFn: func(id string, set map[string]string, remove []string) error {
+			tagged = set
+			return nil
+		},
+	}
+	ms := msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "d"; m.Spec.Tags = map[string]string{"team": "x"} })
+	u = newUnit(t, ms, cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatalf("Reconcile: %v", u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "CreateSecret", "UpdateTags")
+	if !markAtCreate {
+		t.Errorf("the create-pending mark was not on the resource when CreateSecret ran")
+	}
+	if hasPendingMark(got) {
+		t.Errorf("the create-pending mark was not removed after tagging")
+	}
+	if s, _ := created.Value.Text(); s != unitCanary || created.Description != "d" || created.Name != "db" {
+		t.Errorf("CreateSecret input: name %q description %q value matches=%v", created.Name, created.Description, s == unitCanary)
+	}
+	if diff := cmp.Diff(map[string]string{"team": "x", "managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-1"}, tagged); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionTrue, v1alpha1.ReasonReconcileSuccess)
+	if got.Status.SecretID != "id-1" || got.Status.CurrentVersionID != "v1" || got.Status.ObservedSourceVersion != u.sourceRV(t) ||
+		got.Status.ObservedGeneration != 1 || got.Status.LastSyncTime == nil || got.Status.KMSKeyID != keyA {
+		t.Errorf("status = %+v", got.Status)
+	}
+	if u.result.RequeueAfter != 10*time.Minute {
+		t.Errorf("RequeueAfter = %v, want the resync interval", u.result.RequeueAfter)
+	}
+	if ev := u.events(); len(ev) != 1 || !strings.Contains(ev[0], EventCreated) {
+		t.Errorf("events = %v", ev)
+	}
+}
+
+// settled returns a resource whose status matches cloudSecret() and the source Secret.
+func settled(t *testing.T, cloud *fakeCSMS, mut func(*v1alpha1.ManagedSecret)) *unitEnv {
+	ms := msWith(mut)
+	u := newUnit(t, ms, cloud)
+	cur := &v1alpha1.ManagedSecret{}
+	if err := u.kube.Get(context.Background(), u.key, cur); err != nil {
+		t.Fatal(err)
+	}
+	setCloudStatus(&cur.Status, cloudSecret())
+	cur.Status.CurrentVersionID = "v1"
+	cur.Status.ObservedSourceVersion = u.sourceRV(t)
+	cur.Status.ObservedGeneration = cur.Generation
+	if err := u.kube.Status().Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestUnitSteadyStateIsOneRead(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil }}
+	u := settled(t, cloud, nil)
+	for range 3 {
+		got := u.reconcile(t)
+		if u.err != nil {
+			t.Fatalf("Reconcile: %v", u.err)
+		}
+		assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	}
+	assertCalls(t, cloud, "GetSecret", "GetSecret", "GetSecret")
+	if ev := u.events(); len(ev) != 0 {
+		t.Errorf("events in steady state: %v", ev)
+	}
+}
+
+func TestUnitSourceChangedSameValueNoNewVersion(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
+	}
+	u := settled(t, cloud, nil)
+	// A label change moves the resourceVersion but not the value.
+	src := &corev1.Secret{}
+	_ = u.kube.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "src"}, src)
+	src.Labels = map[string]string{"x": "y"}
+	if err := u.kube.Update(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "GetCurrentValue")
+	if got.Status.ObservedSourceVersion != src.ResourceVersion {
+		t.Errorf("observedSourceVersion = %q, want %q", got.Status.ObservedSourceVersion, src.ResourceVersion)
+	}
+}
+
+func TestUnitSourceChangedNewVersion(t *testing.T) {
+	var pushed csms.Value
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue("old"), "v1", nil },
+		PutValueFn:        func(_ string, v csms.Value) (string, error) { pushed = v; return "v2", nil },
+	}
+	u := settled(t, cloud, nil)
+	src := &corev1.Secret{}
+	_ = u.kube.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "src"}, src)
+	src.Data["password"] = []byte(unitCanary + "-2")
+	if err := u.kube.Update(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "GetCurrentValue", "PutValue")
+	if s, _ := pushed.Text(); s != unitCanary+"-2" {
+		t.Errorf("pushed value is not the source's")
+	}
+	if got.Status.CurrentVersionID != "v2" {
+		t.Errorf("currentVersionID = %q", got.Status.CurrentVersionID)
+	}
+	for _, e := range u.events() {
+		if strings.Contains(e, unitCanary) {
+			t.Errorf("event leaks the value: %s", e)
+		}
+	}
+}
+
+func TestUnitRotationRefreshesVersionWithoutPush(t *testing.T) {
+	rotatedSecret := cloudSecret()
+	rotatedSecret.RotationTime = time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return rotatedSecret, nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue("rotated"), "v5", nil },
+	}
+	u := settled(t, cloud, nil)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "GetCurrentValue")
+	if got.Status.CurrentVersionID != "v5" {
+		t.Errorf("currentVersionID = %q, want v5", got.Status.CurrentVersionID)
+	}
+}
+
+func TestUnitNotOwnedIsLeftAlone(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:  func(string) (map[string]string, error) { return map[string]string{"team": "other"}, nil },
+	}
+	u := newUnit(t, msWith(nil), cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+	if u.result.RequeueAfter != 10*time.Minute {
+		t.Errorf("RequeueAfter = %v, want the resync interval (no hot loop)", u.result.RequeueAfter)
+	}
+	if got.Status.SecretID != "" {
+		t.Errorf("status shows a foreign secret: %q", got.Status.SecretID)
+	}
+	// A second pass does not repeat the event.
+	u.reconcile(t)
+	if ev := u.events(); len(ev) != 1 {
+		t.Errorf("events = %v, want one AlreadyExists", ev)
+	}
+}
+
+func TestUnitAdopt(t *testing.T) {
+	var set map[string]string
+	var remove []string
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{"old": "x"}, nil },
+		UpdateTagsFn:      func(_ string, s map[string]string, r []string) error { set, remove = s, r; return nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v3", nil },
+	}
+	u := newUnit(t, msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt }), cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	if diff := cmp.Diff(ourTags(), set); diff != "" || len(remove) != 1 {
+		t.Errorf("tags set (-want +got):\n%s remove %v", diff, remove)
+	}
+	if got.Status.SecretID != "id-1" || got.Status.CurrentVersionID != "v3" {
+		t.Errorf("status = %+v", got.Status)
+	}
+	if ev := u.events(); len(ev) != 1 || !strings.Contains(ev[0], EventAdopted) {
+		t.Errorf("events = %v", ev)
+	}
+}
+
+func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
+	pending := cloudSecret()
+	pending.State = csms.StatePendingDelete
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return pending, nil },
+		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, nil },
+		RestoreSecretFn:   func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
+	}
+	u := newUnit(t, msWith(nil), cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	// The owner tag of the previous incarnation gets the new UID.
+	assertCalls(t, cloud, "GetSecret", "ListTags", "RestoreSecret", "UpdateTags", "GetCurrentValue")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	if ev := u.events(); len(ev) < 1 || !strings.Contains(ev[0], EventRestored) {
+		t.Errorf("events = %v", ev)
+	}
+}
+
+func TestUnitCreateTransientReobservesAndFinishesTagging(t *testing.T) {
+	gets := 0
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) {
+			gets++
+			if gets == 1 {
+				return nil, csms.ErrNotFound
+			}
+			return cloudSecret(), nil // the lost response did create it
+		},
+		CreateSecretFn:    func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrTransient },
+		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{}, nil },
+		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
+	}
+	u := newUnit(t, msWith(nil), cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	if hasPendingMark(got) || got.Status.SecretID != "id-1" {
+		t.Errorf("mark %v secretID %q", hasPendingMark(got), got.Status.SecretID)
+	}
+}
+
+func TestUnitInvalidSpecNoHotLoop(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		UpdateSecretFn: func(string, csms.UpdateSecretInput) (*csms.Secret, error) {
+			return nil, &csms.APIError{Operation: "UpdateSecret", StatusCode: 400, Code: "CSMS.0002", Message: "Invalid parameter x.", Kind: csms.ErrInvalid}
+		},
+	}
+	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "new" })
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatalf("Reconcile returned %v; an invalid spec must not be retried with backoff", u.err)
+	}
+	if u.result.RequeueAfter != 10*time.Minute {
+		t.Errorf("RequeueAfter = %v", u.result.RequeueAfter)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
+}
+
+func TestUnitThrottledKeepsReady(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil }}
+	u := settled(t, cloud, nil)
+	u.reconcile(t)
+	cloud.GetSecretFn = func(string) (*csms.Secret, error) {
+		return nil, &csms.APIError{Operation: "ShowSecret", StatusCode: 429, Code: "APIGW.0308", Kind: csms.ErrThrottled}
+	}
+	got := u.reconcile(t)
+	if !errors.Is(u.err, csms.ErrThrottled) {
+		t.Fatalf("Reconcile error = %v, want throttled (backoff)", u.err)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonThrottled)
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+}
+
+func TestUnitProviderNotReady(t *testing.T) {
+	cloud := &fakeCSMS{}
+	u := newUnit(t, msWith(nil), cloud)
+	u.r.Providers = &fakeResolver{err: provider.ErrConfigNotFound}
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud)
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+}
+
+func TestUnitSourceNotFound(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return nil, csms.ErrNotFound }}
+	u := newUnit(t, msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.Value.SecretKeyRef.Name = "missing" }), cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonSourceNotFound)
+	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "missing") {
+		t.Errorf("message %q does not name the Secret", c.Message)
+	}
+	if hasPendingMark(got) {
+		t.Errorf("the pending mark was set although nothing was created")
+	}
+}
+
+func TestUnitReplicas(t *testing.T) {
+	var asked csms.ReplicaInput
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		CreateReplicaFn: func(_ string, r csms.ReplicaInput) (*csms.Replica, error) {
+			asked = r
+			return &csms.Replica{ID: "r", Region: r.Region, ProjectID: r.ProjectID, ReplicaType: "REPLICA", Status: "IN_PROGRESS"}, nil
+		},
+		ListTagsFn: func(string) (map[string]string, error) { return ourTags(), nil },
+	}
+	u := settled(t, cloud, nil)
+	cur := &v1alpha1.ManagedSecret{}
+	_ = u.kube.Get(context.Background(), u.key, cur)
+	cur.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3", ProjectID: strings.Repeat("a", 32)}}
+	cur.Generation++ // the fake client does not bump generations
+	if err := u.kube.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	cloud.GetCurrentValueFn = func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil }
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags", "CreateReplica", "GetCurrentValue")
+	if asked.Region != "ap-southeast-3" {
+		t.Errorf("CreateReplica region %q", asked.Region)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonReplicasSyncing)
+	if u.result.RequeueAfter != DefaultReplicaPollInterval {
+		t.Errorf("RequeueAfter = %v, want the replica poll interval", u.result.RequeueAfter)
+	}
+	if len(got.Status.Replicas) != 1 || got.Status.Replicas[0].Status != "IN_PROGRESS" {
+		t.Errorf("status replicas = %+v", got.Status.Replicas)
+	}
+}
+
+func deleting(t *testing.T, u *unitEnv) {
+	t.Helper()
+	cur := &v1alpha1.ManagedSecret{}
+	_ = u.kube.Get(context.Background(), u.key, cur)
+	if err := u.kube.Delete(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnitDelete(t *testing.T) {
+	tests := []struct {
+		name      string
+		mut       func(*v1alpha1.ManagedSecret)
+		cloud     *fakeCSMS
+		wantCalls []string
+		wantGone  bool
+	}{
+		{name: "retain touches nothing", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain },
+			cloud: &fakeCSMS{}, wantCalls: nil, wantGone: true},
+		{name: "schedule with the window", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(7) },
+			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ScheduleDeletionFn: func(_ string, d int32) (*csms.Secret, error) {
+					if d != 7 {
+						return nil, errBoom
+					}
+					return cloudSecret(), nil
+				}},
+			wantCalls: []string{"GetSecret", "ScheduleDeletion"}, wantGone: true},
+		{name: "window 0 deletes at once", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(0) },
+			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				DeleteSecretFn: func(string) error { return nil }},
+			wantCalls: []string{"GetSecret", "DeleteSecret"}, wantGone: true},
+		{name: "already gone", cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return nil, csms.ErrNotFound }},
+			wantCalls: []string{"GetSecret"}, wantGone: true},
+		{name: "not owned is never deleted", mut: func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "" },
+			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ListTagsFn: func(string) (map[string]string, error) { return map[string]string{}, nil }},
+			wantCalls: []string{"GetSecret", "ListTags"}, wantGone: true},
+		{name: "cloud failure keeps the finalizer",
+			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ScheduleDeletionFn: func(string, int32) (*csms.Secret, error) { return nil, csms.ErrTransient }},
+			wantCalls: []string{"GetSecret", "ScheduleDeletion"}, wantGone: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := settled(t, tt.cloud, tt.mut)
+			if tt.mut != nil {
+				// settled() rewrote status; apply status mutations again.
+				cur := &v1alpha1.ManagedSecret{}
+				_ = u.kube.Get(context.Background(), u.key, cur)
+				tt.mut(cur)
+				_ = u.kube.Status().Update(context.Background(), cur)
+			}
+			deleting(t, u)
+			got := u.reconcile(t)
+			if diff := cmp.Diff(tt.wantCalls, tt.cloud.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if gone := got == nil; gone != tt.wantGone {
+				t.Errorf("gone = %v, want %v (err %v)", gone, tt.wantGone, u.err)
+			}
+		})
+	}
+}
+
+func TestUnitDeleteWithoutCredentials(t *testing.T) {
+	u := settled(t, &fakeCSMS{}, nil)
+	u.r.Providers = &fakeResolver{err: provider.ErrCredentialsNotFound}
+	deleting(t, u)
+	got := u.reconcile(t)
+	if got == nil {
+		t.Fatal("finalizer removed although the cloud secret could not be deleted")
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	if c := got.GetCondition(v1alpha1.ConditionTypeSynced); !strings.Contains(c.Message, "deletionPolicy: Retain") {
+		t.Errorf("message %q does not tell about Retain", c.Message)
+	}
+	// Switching to Retain finishes the deletion without credentials.
+	got.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain
+	if err := u.kube.Update(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	if after := u.reconcile(t); after != nil {
+		t.Errorf("still present after switching to Retain: finalizers %v", after.Finalizers)
+	}
+}
+
+func ptrInt32(v int32) *int32 { return &v }
