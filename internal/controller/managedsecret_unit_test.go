@@ -157,7 +157,10 @@ func TestUnitCreate(t *testing.T) {
 			return nil
 		},
 	}
-	ms := msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "d"; m.Spec.Tags = map[string]string{"team": "x"} })
+	ms := msWith(func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Description = "d"
+		m.Spec.Tags = map[string]string{"team": "x"}
+	})
 	u = newUnit(t, ms, cloud)
 	got := u.reconcile(t)
 	if u.err != nil {
@@ -353,8 +356,10 @@ func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
 	pending := cloudSecret()
 	pending.State = csms.StatePendingDelete
 	cloud := &fakeCSMS{
-		GetSecretFn:       func(string) (*csms.Secret, error) { return pending, nil },
-		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, nil },
+		GetSecretFn: func(string) (*csms.Secret, error) { return pending, nil },
+		ListTagsFn: func(string) (map[string]string, error) {
+			return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, nil
+		},
 		RestoreSecretFn:   func(string) (*csms.Secret, error) { return cloudSecret(), nil },
 		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
 		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
