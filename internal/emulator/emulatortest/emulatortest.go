@@ -4,11 +4,15 @@
 //	client := env.Client()                 // SDK client bound to the emulator
 //	_ = env.Count("CreateSecret", 200)     // request counter
 //	env.Server.SetClockOffset(48 * time.Hour)
+//
+// In a TestMain, use StartServer and call the returned stop function.
 package emulatortest
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -48,13 +52,34 @@ type Env struct {
 	ProjectID string
 	Region    string
 	Projects  map[string]string // region → project ID of the default AK
+	DataDir   string
 }
 
-// Start runs an emulator on loopback ports chosen by the kernel.
+// Start runs an emulator on loopback ports chosen by the kernel; t.Cleanup stops it.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
+	}
+	env, stop, err := StartServer(opts)
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	t.Cleanup(stop)
+	return env
+}
+
+// StartServer is Start for a TestMain (no testing.TB): stop closes the server and
+// removes the data directory it created (a given DataDir is left in place).
+func StartServer(opts Options) (env *Env, stop func(), err error) {
+	cleanupDir := func() {}
+	if opts.DataDir == "" {
+		dir, err := os.MkdirTemp("", "csms-emulator-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("data dir: %w", err)
+		}
+		opts.DataDir = dir
+		cleanupDir = func() { _ = os.RemoveAll(dir) }
 	}
 	if opts.ReplicationDelay == 0 {
 		opts.ReplicationDelay = 200 * time.Millisecond
@@ -72,18 +97,20 @@ func Start(t testing.TB, opts Options) *Env {
 	cfg.Credentials = []emulator.Credential{{AK: AK, SK: SK, Projects: projects}}
 	srv, err := emulator.New(cfg)
 	if err != nil {
-		t.Fatalf("start emulator: %v", err)
+		cleanupDir()
+		return nil, nil, fmt.Errorf("start emulator: %w", err)
 	}
 	if err := srv.Start(); err != nil {
-		t.Fatalf("start emulator: %v", err)
+		_ = srv.Close()
+		cleanupDir()
+		return nil, nil, fmt.Errorf("start emulator: %w", err)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
-	env := &Env{Server: srv, URL: "http://" + srv.Addr(), AdminURL: "http://" + srv.AdminAddr(),
-		AK: AK, SK: SK, ProjectID: ProjectID, Region: Region, Projects: projects, RegionURL: map[string]string{}}
+	env = &Env{Server: srv, URL: "http://" + srv.Addr(), AdminURL: "http://" + srv.AdminAddr(),
+		AK: AK, SK: SK, ProjectID: ProjectID, Region: Region, Projects: projects, RegionURL: map[string]string{}, DataDir: opts.DataDir}
 	for r := range projects {
 		env.RegionURL[r] = "http://" + srv.RegionAddr(r)
 	}
-	return env
+	return env, func() { _ = srv.Close(); cleanupDir() }, nil
 }
 
 // Client returns an SDK client for the primary region.
