@@ -18,6 +18,7 @@ package v1alpha1_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,8 +211,13 @@ func TestPatternConstantsMatchCRD(t *testing.T) {
 	if !regexp.MustCompile(v1alpha1.SecretNamePattern).MatchString("demo") {
 		t.Errorf("SecretNamePattern does not match demo")
 	}
-	if got := *spec.Properties["tags"].MaxProperties; got != v1alpha1.MaxUserTags {
-		t.Errorf("spec.tags maxProperties = %d, want MaxUserTags %d", got, v1alpha1.MaxUserTags)
+	sizeRule := fmt.Sprintf("self.size() <= %d", v1alpha1.MaxUserTags)
+	found := false
+	for _, r := range spec.Properties["tags"].XValidations {
+		found = found || r.Rule == sizeRule
+	}
+	if !found {
+		t.Errorf("spec.tags has no rule %q (MaxUserTags)", sizeRule)
 	}
 }
 

@@ -314,8 +314,10 @@ type ManagedSecretSpec struct {
 	EnterpriseProjectID string `json:"enterpriseProjectID,omitempty"`
 
 	// tags set on the cloud secret. CSMS allows 20 tags per secret and the operator adds two
-	// of its own (managed-by and csms-operator-owner), so at most 18 here.
-	// +kubebuilder:validation:MaxProperties=18
+	// of its own (managed-by and csms-operator-owner), so at most 18 here. The limit is a CEL
+	// rule so that its message can say why; maxProperties only bounds the cost of the rules.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.size() <= 18",message="spec.tags may have at most 18 entries: CSMS allows 20 tags per secret and the operator adds two of its own (managed-by, csms-operator-owner)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() >= 1 && k.size() <= 128)",message="spec.tags keys must be 1 to 128 characters"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('_sys_'))",message="spec.tags keys must not start with _sys_ (reserved by the cloud)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['managed-by', 'csms-operator-owner']))",message="spec.tags must not use the keys managed-by and csms-operator-owner: the operator sets them to mark ownership"

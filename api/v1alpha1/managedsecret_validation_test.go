@@ -216,7 +216,9 @@ func TestManagedSecretRejected(t *testing.T) {
 
 		// spec.tags
 		{"19 tags", func(m *v1alpha1.ManagedSecret) { m.Spec.Tags = tagsN(19) },
-			[]string{"spec.tags", "must have at most 18 items"}},
+			[]string{"spec.tags: Invalid value", "spec.tags may have at most 18 entries: CSMS allows 20 tags per secret and the operator adds two"}},
+		{"65 tags", func(m *v1alpha1.ManagedSecret) { m.Spec.Tags = tagsN(65) },
+			[]string{"spec.tags", "must have at most 64 items"}},
 		{"tag key of 129 characters", func(m *v1alpha1.ManagedSecret) { m.Spec.Tags = map[string]string{strings.Repeat("k", 129): "v"} },
 			[]string{"spec.tags", "spec.tags keys must be 1 to 128 characters"}},
 		{"empty tag key", func(m *v1alpha1.ManagedSecret) { m.Spec.Tags = map[string]string{"": "v"} },
