@@ -22,6 +22,54 @@ func (s *Server) createSecret(c *reqCtx) (any, *apiError) {
 	if err != nil {
 		return nil, err.(*apiError)
 	}
+	return s.createOne(c, req)
+}
+
+// batchImport creates each secret independently and reports per-name failures.
+func (s *Server) batchImport(c *reqCtx) (any, *apiError) {
+	var req struct {
+		Secrets *[]json.RawMessage `json:"secrets"`
+	}
+	if aerr := decodeBody(c.body, &req); aerr != nil {
+		return nil, aerr
+	}
+	if req.Secrets == nil || len(*req.Secrets) == 0 || len(*req.Secrets) > maxBatchImport {
+		return nil, errInvalid("secrets", "must have 1 to 100 entries")
+	}
+	type errInfo struct {
+		Name     string `json:"name"`
+		ErrorMsg string `json:"error_msg"`
+	}
+	errs := []errInfo{}
+	for _, raw := range *req.Secrets {
+		var name string
+		var probe struct {
+			Name *string `json:"name"`
+		}
+		if json.Unmarshal(raw, &probe) == nil && probe.Name != nil {
+			name = *probe.Name
+		}
+		one, err := DecodeCreate(raw)
+		if err == nil {
+			_, aerr := s.createOne(c, one)
+			if aerr != nil {
+				err = aerr
+			}
+		}
+		if err != nil {
+			errs = append(errs, errInfo{name, err.(*apiError).Msg})
+		}
+	}
+	n := len(*req.Secrets)
+	return struct {
+		Total     int       `json:"total"`
+		Success   int       `json:"success"`
+		Failed    int       `json:"failed"`
+		ErrorList []errInfo `json:"error_list"`
+	}{n, n - len(errs), len(errs), errs}, nil
+}
+
+func (s *Server) createOne(c *reqCtx, req *createReq) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
 		existing, aerr := t.get(c.key(*req.Name))
 		if aerr != nil {
@@ -326,7 +374,7 @@ func (s *Server) rotateSecret(c *reqCtx) (any, *apiError) {
 			VersionID      string `json:"version_id"`
 			SecretName     string `json:"secret_name"`
 			RotationTaskID string `json:"rotation_task_id"`
-		}{rec.Versions[len(rec.Versions)-1].ID, rec.Name, newUUID()}, nil
+		}{rec.Versions[len(rec.Versions)-1].ID, rec.Name, t.tasks[len(t.tasks)-1].TaskID}, nil
 	})
 }
 

@@ -38,6 +38,7 @@ type route struct {
 // routes lists literal paths before parameterised ones that could match the same URL.
 var routes = []route{
 	{"POST", sp("secrets/restore"), "UploadSecretBlob", (*Server).uploadBlob},
+	{"POST", sp("secrets/batch-import"), "BatchImportSecrets", (*Server).batchImport},
 	{"POST", sp("secrets"), "CreateSecret", (*Server).createSecret},
 	{"GET", sp("secrets"), "ListSecrets", (*Server).listSecrets},
 	{"GET", sp("secrets/{secret_name}"), "ShowSecret", (*Server).showSecret},
@@ -57,6 +58,7 @@ var routes = []route{
 	{"DELETE", sp("secrets/{secret_name}/stages/{stage_name}"), "DeleteSecretStage", (*Server).deleteStage},
 	{"GET", sp("csms/tags"), "ListProjectSecretsTags", (*Server).listProjectTags},
 	{"POST", sp("csms/resource_instances/action"), "ListResourceInstances", (*Server).listResourceInstances},
+	{"GET", sp("csms/tasks"), "ListSecretTask", (*Server).listTasks},
 	{"POST", sp("csms/events"), "CreateSecretEvent", (*Server).createEvent},
 	{"GET", sp("csms/events"), "ListSecretEvents", (*Server).listEvents},
 	{"GET", sp("csms/events/{event_name}"), "ShowSecretEvent", (*Server).showEvent},

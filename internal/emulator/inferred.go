@@ -65,6 +65,12 @@ const (
 	ReplicaFailed     = "FAILED"
 )
 
+// Rotation task and batch import details (INFERRED).
+const (
+	taskOperateRotate = "ROTATE"
+	maxBatchImport    = 100
+)
+
 // Other inferred rules, as switches so a test documents each one.
 const (
 	// A version created with explicit version_stages that omit SYSCURRENT does not take

@@ -61,6 +61,21 @@ type replicaRec struct {
 	SyncDue     int64  `json:"sync_due"`
 }
 
+// taskRec is a rotation task as ListSecretTask shows it.
+type taskRec struct {
+	TaskID          string `json:"task_id"`
+	SecretName      string `json:"secret_name"`
+	RotationFuncURN string `json:"rotation_func_urn"`
+	TaskStatus      string `json:"task_status"`
+	OperateType     string `json:"operate_type"`
+	TaskTime        int64  `json:"task_time"`
+	AttemptNums     int    `json:"attempt_nums"`
+	TaskErrorCode   string `json:"task_error_code,omitempty"`
+	TaskErrorMsg    string `json:"task_error_msg,omitempty"`
+	Region          string `json:"-"`
+	ProjectID       string `json:"-"`
+}
+
 type tagRec struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`

@@ -18,6 +18,7 @@ var (
 	bucketIDs     = []byte("ids")     // secret id → secrets key
 	bucketEvents  = []byte("events")  // region\x00project\x00name → eventRec JSON
 	bucketKeys    = []byte("keys")    // cmk scope → wrapped data key
+	bucketTasks   = []byte("tasks")   // region\x00project\x00time(20 digits)\x00task id → taskRec JSON
 )
 
 type store struct {
@@ -30,7 +31,7 @@ func openStore(dataDir string) (*store, error) {
 		return nil, fmt.Errorf("open store in %s: %w", dataDir, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSecrets, bucketIDs, bucketEvents, bucketKeys} {
+		for _, b := range [][]byte{bucketSecrets, bucketIDs, bucketEvents, bucketKeys, bucketTasks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -126,9 +127,19 @@ func (s *store) countSecrets(region, project string) (int, error) {
 
 // commit writes puts and deletes in one fsynced transaction. deadIDs leave the id
 // index before the puts add theirs.
-func (s *store) commit(puts map[string]*secretRec, dels map[string]*secretRec, deadIDs []string) error {
+func (s *store) commit(puts map[string]*secretRec, dels map[string]*secretRec, deadIDs []string, tasks []taskRec) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		sb, ib := tx.Bucket(bucketSecrets), tx.Bucket(bucketIDs)
+		for _, task := range tasks {
+			raw, err := json.Marshal(task)
+			if err != nil {
+				return err
+			}
+			key := fmt.Sprintf("%s\x00%s\x00%020d\x00%s", task.Region, task.ProjectID, task.TaskTime, task.TaskID)
+			if err := tx.Bucket(bucketTasks).Put([]byte(key), raw); err != nil {
+				return err
+			}
+		}
 		for key := range dels {
 			if err := sb.Delete([]byte(key)); err != nil {
 				return err
@@ -232,3 +243,21 @@ func (k keyStore) PutWrappedKey(cmk string, wrapped []byte) error {
 }
 
 var errKeyExists = errors.New("key exists")
+
+// listTasks returns the project's tasks, oldest first.
+func (s *store) listTasks(region, project string) ([]taskRec, error) {
+	var out []taskRec
+	prefix := scopePrefix(region, project)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTasks).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var task taskRec
+			if err := json.Unmarshal(v, &task); err != nil {
+				return err
+			}
+			out = append(out, task)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -21,6 +21,7 @@ type txn struct {
 	// deadIDs are ids of deleted records, removed from the id index even when a new
 	// record takes the same name in the same txn (purge then re-create).
 	deadIDs []string
+	tasks   []taskRec // rotation tasks to record with this commit
 }
 
 // update runs fn under the write lock and commits what it changed, unless fn fails.
@@ -32,8 +33,8 @@ func (s *Server) update(fn func(t *txn) (any, *apiError)) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if len(t.puts)+len(t.dels) > 0 {
-		if err := s.store.commit(t.puts, t.dels, t.deadIDs); err != nil {
+	if len(t.puts)+len(t.dels)+len(t.tasks) > 0 {
+		if err := s.store.commit(t.puts, t.dels, t.deadIDs, t.tasks); err != nil {
 			s.log.Error("Commit failed", "err", err)
 			return nil, errInternal()
 		}
@@ -176,8 +177,12 @@ func (t *txn) rotate(rec *secretRec, automatic bool) *apiError {
 	if len(rec.Versions) >= MaxVersions {
 		if !(automatic && inferredAutoRotatePrunes && rec.pruneOldestDeprecated()) {
 			if automatic {
-				// Nothing to prune: skip this period rather than fail a background job.
+				// Nothing to prune: skip this period (a FAILED task) rather than fail a
+				// background job.
 				rec.NextRotationTime = t.now + periodMs(rec.RotationPeriod)
+				t.tasks = append(t.tasks, taskRec{TaskID: newUUID(), SecretName: rec.Name, RotationFuncURN: rec.RotationFuncURN,
+					TaskStatus: "FAILED", OperateType: taskOperateRotate, TaskTime: t.now, AttemptNums: 1,
+					TaskErrorCode: "CSMS.0002", TaskErrorMsg: "The version limit is reached.", Region: rec.Region, ProjectID: rec.ProjectID})
 				return nil
 			}
 			return errLimit("version", MaxVersions)
@@ -186,6 +191,9 @@ func (t *txn) rotate(rec *secretRec, automatic bool) *apiError {
 	if _, aerr := t.addVersion(rec, randomValue(), false, nil, 0); aerr != nil {
 		return aerr
 	}
+	t.tasks = append(t.tasks, taskRec{TaskID: newUUID(), SecretName: rec.Name, RotationFuncURN: rec.RotationFuncURN,
+		TaskStatus: "SUCCESS", OperateType: taskOperateRotate, TaskTime: t.now, AttemptNums: 1,
+		Region: rec.Region, ProjectID: rec.ProjectID})
 	rec.RotationTime = t.now
 	if rec.AutoRotation {
 		rec.NextRotationTime = t.now + periodMs(rec.RotationPeriod)
