@@ -123,8 +123,14 @@ func (m *ManagedSecret) SetConditions(c []metav1.Condition) { m.Status.Condition
 // SetCondition sets one condition, stamping the object's generation as observedGeneration;
 // lastTransitionTime changes only when the status does.
 func (m *ManagedSecret) SetCondition(c metav1.Condition) {
-	c.ObservedGeneration = m.Generation
-	meta.SetStatusCondition(&m.Status.Conditions, c)
+	setCondition(&m.Status.Conditions, m.Generation, c)
+}
+
+// setCondition stamps observedGeneration so readers can tell a condition about an older spec
+// from a current one.
+func setCondition(conditions *[]metav1.Condition, generation int64, c metav1.Condition) {
+	c.ObservedGeneration = generation
+	meta.SetStatusCondition(conditions, c)
 }
 
 // GetCondition returns the condition of that type, or nil.
@@ -140,8 +146,7 @@ func (p *ProviderConfig) SetConditions(c []metav1.Condition) { p.Status.Conditio
 
 // SetCondition sets one condition, stamping the object's generation as observedGeneration.
 func (p *ProviderConfig) SetCondition(c metav1.Condition) {
-	c.ObservedGeneration = p.Generation
-	meta.SetStatusCondition(&p.Status.Conditions, c)
+	setCondition(&p.Status.Conditions, p.Generation, c)
 }
 
 // GetConditions returns the status conditions.
@@ -152,8 +157,7 @@ func (p *ClusterProviderConfig) SetConditions(c []metav1.Condition) { p.Status.C
 
 // SetCondition sets one condition, stamping the object's generation as observedGeneration.
 func (p *ClusterProviderConfig) SetCondition(c metav1.Condition) {
-	c.ObservedGeneration = p.Generation
-	meta.SetStatusCondition(&p.Status.Conditions, c)
+	setCondition(&p.Status.Conditions, p.Generation, c)
 }
 
 // rotationConfigJSON fixes the key names and order CSMS expects in rotation_config.

@@ -217,7 +217,8 @@ type RotationSpec struct {
 	Enabled bool `json:"enabled,omitempty"`
 
 	// period is an integer and a unit d, h, m or s (e.g. 30d, 720h), between 4h and 8760h.
-	// The length bound keeps the integer far from overflow in the range check.
+	// The length bound keeps the integer far from overflow in the range check. The rule
+	// repeats the conversion to seconds because cel.bind is not available in CRD rules.
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:Pattern=`^[0-9]+[dhms]$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+[dhms]$') || (int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) >= 14400 && int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) <= 31536000)",message="spec.rotation.period must be between 4h and 8760h (365d)"
