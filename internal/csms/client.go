@@ -71,7 +71,8 @@ type Client interface {
 
 	// CreateReplica creates a replica of the secret in another region. Replication is
 	// absent from the SDK; the request body field names are inferred (see replica.go).
-	// On ErrTransient the caller must re-observe (GetSecret().Replicas).
+	// ErrAlreadyExists when the secret already has a replica in r.Region (confirmed by a
+	// read). On ErrTransient the caller must re-observe (GetSecret().Replicas).
 	CreateReplica(ctx context.Context, name string, r ReplicaInput) (*Replica, error)
 }
 

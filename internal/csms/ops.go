@@ -345,7 +345,7 @@ func (c *sdkClient) CreateReplica(ctx context.Context, name string, r ReplicaInp
 		return env, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.confirmReplicaExists(ctx, name, r.Region, err)
 	}
 	env := resp.(*replicaEnvelope)
 	if env.Replica == nil {
@@ -353,4 +353,25 @@ func (c *sdkClient) CreateReplica(ctx context.Context, name string, r ReplicaInp
 	}
 	rep := env.Replica.toReplica()
 	return &rep, nil
+}
+
+// confirmReplicaExists interprets a failed CreateReplica like confirmExists does for
+// CreateSecret: only a read that shows a replica in the region makes it ErrAlreadyExists.
+func (c *sdkClient) confirmReplicaExists(ctx context.Context, name, region string, createErr error) error {
+	var ae *APIError
+	if !errors.As(createErr, &ae) || !errors.Is(ae.Kind, ErrInvalid) || isInputValidation(ae) {
+		return createErr
+	}
+	s, err := c.GetSecret(ctx, name)
+	if err != nil {
+		return createErr
+	}
+	for _, rp := range s.Replicas {
+		if rp.Region == region {
+			exists := *ae
+			exists.Kind = ErrAlreadyExists
+			return &exists
+		}
+	}
+	return createErr
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -659,8 +660,10 @@ func TestNewValidatesConfig(t *testing.T) {
 // resolves it; New must not refuse the region first).
 func TestRegionFromEnvironment(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, key string, n int) { reply(w, 200, secretJSON) })
-	t.Setenv("HUAWEICLOUD_SDK_REGION_CSMS_XX_TEST_9", f.URL)
-	c, err := New(Config{Region: "xx-test-9", ProjectID: testProject, AccessKey: "ak-env-region", SecretKey: "s"})
+	// The SDK caches env regions for the life of the process: use a fresh region id per run.
+	n := time.Now().UnixNano()
+	t.Setenv(fmt.Sprintf("HUAWEICLOUD_SDK_REGION_CSMS_XX_TEST_%d", n), f.URL)
+	c, err := New(Config{Region: fmt.Sprintf("xx-test-%d", n), ProjectID: testProject, AccessKey: "ak-env-region", SecretKey: "s"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
