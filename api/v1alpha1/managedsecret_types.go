@@ -216,9 +216,10 @@ type RotationSpec struct {
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
 
-	// period is an integer and a unit d, h, m or s (e.g. 30d, 720h), between 4h and 8760h.
 	// The length bound keeps the integer far from overflow in the range check. The rule
 	// repeats the conversion to seconds because cel.bind is not available in CRD rules.
+
+	// period is an integer and a unit d, h, m or s (e.g. 30d, 720h), between 4h and 8760h.
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:Pattern=`^[0-9]+[dhms]$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+[dhms]$') || (int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) >= 14400 && int(self.substring(0, self.size() - 1)) * (self.endsWith('d') ? 86400 : self.endsWith('h') ? 3600 : self.endsWith('m') ? 60 : 1) <= 31536000)",message="spec.rotation.period must be between 4h and 8760h (365d)"
@@ -314,9 +315,11 @@ type ManagedSecretSpec struct {
 	// +optional
 	EnterpriseProjectID string `json:"enterpriseProjectID,omitempty"`
 
+	// The limit of 18 is a CEL rule so that its message can say why; maxProperties only
+	// bounds the cost of the rules.
+
 	// tags set on the cloud secret. CSMS allows 20 tags per secret and the operator adds two
-	// of its own (managed-by and csms-operator-owner), so at most 18 here. The limit is a CEL
-	// rule so that its message can say why; maxProperties only bounds the cost of the rules.
+	// of its own (managed-by and csms-operator-owner), so at most 18 here.
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.size() <= 18",message="spec.tags may have at most 18 entries: CSMS allows 20 tags per secret and the operator adds two of its own (managed-by, csms-operator-owner)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() >= 1 && k.size() <= 128)",message="spec.tags keys must be 1 to 128 characters"
