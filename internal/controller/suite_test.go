@@ -1,0 +1,272 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/emulator"
+	"github.com/csms-operator/csms-operator/internal/provider"
+	"github.com/csms-operator/csms-operator/internal/source"
+)
+
+// The envtest suite: a real kube-apiserver with the generated CRDs, one CSMS emulator
+// reached through the official SDK, and a manager wired as cmd/manager wires it.
+
+const (
+	emuAK          = "suite-ak"
+	emuSK          = "suite-sk"
+	emuRegion      = "cn-north-4"
+	emuProjectID   = "0123456789abcdef0123456789abcdef"
+	replicaRegion  = "ap-southeast-3"
+	replicaProject = "fedcba9876543210fedcba9876543210"
+	// credsNamespace holds the credentials Secret of the default ClusterProviderConfig.
+	credsNamespace = "csms-system"
+	credsName      = "csms-credentials"
+	// replicationDelay keeps a replica IN_PROGRESS long enough to be seen in status.
+	replicationDelay = 4 * time.Second
+
+	pollTimeout  = 30 * time.Second
+	pollInterval = 100 * time.Millisecond
+)
+
+var (
+	// k8sClient talks to the API server directly (no cache), as a user would.
+	k8sClient client.Client
+	// emu is the CSMS emulator; emuURL its primary-region endpoint.
+	emu    *emulator.Server
+	emuURL string
+	// cloud is a CSMS client (the csms seam over the SDK) the tests use to look at and
+	// prepare the cloud side.
+	cloud csms.Client
+	// managerLog captures everything the manager logs.
+	managerLog = &syncBuffer{}
+	// envtestReady is false when the suite could not start; envtest tests then fail.
+	envtestReady bool
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		assets, err := envtestAssets()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
+			return 1
+		}
+		os.Setenv("KUBEBUILDER_ASSETS", assets)
+	}
+	// funcr renders every key/value pair, so the canary test sees what a JSON log would.
+	ctrl.SetLogger(funcr.New(func(prefix, args string) {
+		fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
+	}, funcr.Options{Verbosity: 10}))
+
+	dataDir, err := os.MkdirTemp("", "csms-controller-suite-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "temp dir: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dataDir)
+	emu, err = emulator.New(emulator.Config{
+		Region:           emuRegion,
+		DataDir:          dataDir,
+		ReplicationDelay: replicationDelay,
+		SweepInterval:    50 * time.Millisecond,
+		ReplicaRegions:   []emulator.RegionListener{{Region: replicaRegion, Addr: "127.0.0.1:0"}},
+		Credentials: []emulator.Credential{{AK: emuAK, SK: emuSK,
+			Projects: map[string]string{emuRegion: emuProjectID, replicaRegion: replicaProject}}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "emulator: %v\n", err)
+		return 1
+	}
+	if err := emu.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "emulator: %v\n", err)
+		return 1
+	}
+	defer emu.Close()
+	emuURL = "http://" + emu.Addr()
+	cloud, err = csms.New(csms.Config{Region: emuRegion, ProjectID: emuProjectID, Endpoint: emuURL,
+		AccessKey: emuAK, SecretKey: emuSK, QPS: 1000, Burst: 1000})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "csms client: %v\n", err)
+		return 1
+	}
+
+	testEnv := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := testEnv.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
+		}
+	}()
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 1
+	}
+	if err := createDefaultProvider(); err != nil {
+		fmt.Fprintf(os.Stderr, "default provider: %v\n", err)
+		return 1
+	}
+
+	// Wired like cmd/manager: Secrets are never cached with their data.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	resolver := provider.NewResolver(mgr.GetClient(), mgr.GetAPIReader(), provider.WithTimeout(10*time.Second))
+	if err := (&provider.ProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup ProviderConfig controller: %v\n", err)
+		cancel()
+		return 1
+	}
+	if err := (&provider.ClusterProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup ClusterProviderConfig controller: %v\n", err)
+		cancel()
+		return 1
+	}
+	if err := (&ManagedSecretReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Providers:               resolver,
+		Sources:                 &source.Reader{Client: mgr.GetAPIReader()},
+		MaxConcurrentReconciles: 4,
+		ReplicaPollInterval:     time.Second,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup ManagedSecret controller: %v\n", err)
+		cancel()
+		return 1
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "cache did not sync")
+		return 1
+	}
+	envtestReady = true
+
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "---- manager log (last 200 lines) ----\n%s\n", tail(managerLog.String(), 200))
+	}
+	return code
+}
+
+// createDefaultProvider creates the ClusterProviderConfig "default" every ManagedSecret
+// uses unless it says otherwise, and its credentials Secret.
+func createDefaultProvider() error {
+	ctx := context.Background()
+	if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credsNamespace}}); err != nil {
+		return err
+	}
+	if err := k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credsNamespace, Name: credsName},
+		Data: map[string][]byte{v1alpha1.CredentialsKeyAccessKeyID: []byte(emuAK), v1alpha1.CredentialsKeySecretAccessKey: []byte(emuSK)}}); err != nil {
+		return err
+	}
+	return k8sClient.Create(ctx, clusterProviderConfig("default", emuURL, nil, nil))
+}
+
+func clusterProviderConfig(name, endpoint string, sel *metav1.LabelSelector, rl *v1alpha1.RateLimit) *v1alpha1.ClusterProviderConfig {
+	return &v1alpha1.ClusterProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterProviderConfigSpec{
+			ProviderSettings: v1alpha1.ProviderSettings{Region: emuRegion, ProjectID: emuProjectID, Endpoint: endpoint, RateLimit: rl},
+			Credentials: v1alpha1.ClusterProviderCredentials{
+				Source:    v1alpha1.CredentialsSourceSecret,
+				SecretRef: &v1alpha1.NamespacedSecretReference{Namespace: credsNamespace, Name: credsName},
+			},
+			NamespaceSelector: sel,
+		},
+	}
+}
+
+// envtestAssets runs hack/setup-envtest.sh (a no-op when the binaries are built), so that
+// `go test ./internal/controller/` works without exporting KUBEBUILDER_ASSETS.
+func envtestAssets() (string, error) {
+	out, err := exec.Command(filepath.Join("..", "..", "hack", "setup-envtest.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/setup-envtest.sh: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// syncBuffer is a bytes.Buffer safe for the manager's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
