@@ -160,3 +160,17 @@ $(HELM):
 	@mkdir -p $(LOCALBIN)/.tmp-helm
 	GOBIN=$(LOCALBIN)/.tmp-helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	mv $(LOCALBIN)/.tmp-helm/helm $@ && rmdir $(LOCALBIN)/.tmp-helm
+
+##@ Benchmark
+
+BENCH_N ?= 1000
+BENCH_QPS ?= 100
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: envtest ## Benchmark N ManagedSecrets at Q req/s (BENCH_N=1000 BENCH_QPS=100); table + .local/bench/result.json.
+	go run ./test/bench/cmd/bench -n $(BENCH_N) -qps $(BENCH_QPS) $(BENCH_FLAGS)
+
+.PHONY: bench-smoke
+bench-smoke: envtest ## Quick benchmark (N=50) so the harness cannot rot; writes .local/bench-smoke/result.json.
+	go run ./test/bench/cmd/bench -n 50 -qps $(BENCH_QPS) -source-updates 20 -dir .local/bench-smoke -timeout 10m

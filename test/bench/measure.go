@@ -3,6 +3,8 @@ package bench
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -48,4 +50,13 @@ func randomValue() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// jsonMergeData is a merge patch setting one key of a Secret's data.
+func jsonMergeData(key string, value []byte) ([]byte, error) {
+	b, err := json.Marshal(map[string]any{"data": map[string][]byte{key: value}})
+	if err != nil {
+		return nil, fmt.Errorf("encoding patch: %w", err)
+	}
+	return b, nil
 }

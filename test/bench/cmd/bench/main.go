@@ -1,0 +1,55 @@
+// Command bench runs the csms-operator benchmark (see docs/performance.md):
+//
+//	go run ./test/bench/cmd/bench -n 1000 -qps 100
+//
+// It prints a table and writes .local/bench/result.json.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/csms-operator/csms-operator/test/bench"
+)
+
+func main() {
+	var cfg bench.Config
+	var timeout time.Duration
+	flag.IntVar(&cfg.N, "n", 1000, "number of ManagedSecrets (each with its own source Secret)")
+	flag.IntVar(&cfg.QPS, "qps", 100, "rate limit Q of the emulator and of the ClusterProviderConfig, req/s")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 4, "manager --max-concurrent-reconciles and baseline workers")
+	flag.IntVar(&cfg.Namespaces, "namespaces", 10, "namespaces the ManagedSecrets are spread over")
+	flag.IntVar(&cfg.Cycles, "cycles", 3, "forced resync cycles K in the steady-state measurement")
+	flag.IntVar(&cfg.SourceUpdates, "source-updates", 100, "source Secret updates timed one at a time")
+	flag.StringVar(&cfg.Dir, "dir", "", "state, logs and result.json (default <repo>/.local/bench)")
+	flag.BoolVar(&cfg.SkipUnlimited, "skip-unlimited", false, "leave out the unlimited run")
+	flag.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "leave out the SDK baseline")
+	flag.DurationVar(&cfg.ConvergeTimeout, "converge-timeout", 0, "bound on each wait for all Ready (0 = from N and Q)")
+	flag.DurationVar(&timeout, "timeout", 90*time.Minute, "bound on the whole run")
+	flag.Parse()
+	// envtest logs through controller-runtime's logger; the benchmark prints its own
+	// progress, and the processes' logs are under <dir>/<phase>/logs.
+	ctrllog.SetLogger(logr.Discard())
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
+	defer cancelT()
+
+	res, err := bench.Run(ctx, cfg)
+	if res != nil {
+		bench.PrintTable(os.Stdout, res)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// Machine describes where a run happened.
+type Machine struct {
+	NProc    int    `json:"nproc"`
+	MemMiB   int64  `json:"mem_mib"`
+	CPUModel string `json:"cpu_model"`
+	Kernel   string `json:"kernel"`
+	Go       string `json:"go"`
+}
+
+// ReadMachine reads /proc/cpuinfo, /proc/meminfo and the kernel release.
+func ReadMachine() Machine {
+	m := Machine{NProc: runtime.NumCPU(), Go: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		_ = f.Close()
+	}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var kb int64
+			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
+				m.MemMiB = kb / 1024
+				break
+			}
+		}
+		_ = f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// verdict compares a figure with its target; "" when there is nothing to compare.
+func verdict(ok bool, measured bool) string {
+	switch {
+	case !measured:
+		return "not measured"
+	case ok:
+		return "met"
+	default:
+		return "MISSED"
+	}
+}
+
+// PrintTable writes the human-readable summary of r.
+func PrintTable(w io.Writer, r *Result) {
+	fmt.Fprintf(w, "\ncsms-operator benchmark: N=%d, Q=%d req/s (%d project(s), effective %d req/s), concurrency %d\n",
+		r.N, r.QPS, r.Projects, r.QPSEffective, r.Concurrency)
+	fmt.Fprintf(w, "machine: %d CPU (%s), %d MiB, kernel %s, %s\n\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.MemMiB, r.Machine.Kernel, r.Machine.Go)
+	row := func(name, value, target, v string) {
+		fmt.Fprintf(w, "%-44s %-22s %-20s %s\n", name, value, target, v)
+	}
+	row("metric", "value", "target", "")
+	row(strings.Repeat("-", 44), strings.Repeat("-", 22), strings.Repeat("-", 20), "------")
+	row("converge, rate-limited (apply → all Ready)", fmt.Sprintf("%.2f s", r.ConvergeS), "", "")
+	if r.ConvergeUnlimitedS > 0 {
+		row("converge, unlimited", fmt.Sprintf("%.2f s", r.ConvergeUnlimitedS), "", "")
+	} else {
+		row("converge, unlimited", "not run", "", "")
+	}
+	if r.BaselineS > 0 {
+		row("baseline: SDK create+tag, same limit", fmt.Sprintf("%.2f s", r.BaselineS), "", "")
+		row("ratio operator / baseline (rate-limited)", fmt.Sprintf("%.2f", r.Ratio), "≤ 1.25", verdict(r.Ratio <= 1.25, true))
+	} else {
+		row("baseline / ratio", "not run", "≤ 1.25", verdict(false, false))
+	}
+	row("cloud calls per secret, create path", fmt.Sprintf("%.2f", r.CallsPerSecretTotal), "(baseline 2)", "")
+	ops := make([]string, 0, len(r.CallsPerSecret))
+	for op := range r.CallsPerSecret {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		row("  "+op, fmt.Sprintf("%.2f", r.CallsPerSecret[op]), "", "")
+	}
+	if r.ThrottledPerSecret > 0 {
+		row("  of which throttled (429)", fmt.Sprintf("%.2f", r.ThrottledPerSecret), "", "")
+	}
+	row(fmt.Sprintf("steady state: writes in %d resync cycles", r.SteadyCycles), fmt.Sprintf("%d", r.SteadyWrites), "0", verdict(r.SteadyWrites == 0, r.SteadyCycles > 0))
+	row("steady state: reads / secret / resync", fmt.Sprintf("%.3f", r.SteadyReadsPerSecretPerResync), "≤ 1", verdict(r.SteadyReadsPerSecretPerResync <= 1, r.SteadyCycles > 0))
+	row(fmt.Sprintf("source change → new version, p50 (%d)", r.SourceChangeUpdates-r.SourceChangeMissed), fmt.Sprintf("%.0f ms", r.SourceChangeP50Ms), "", "")
+	row("source change → new version, p99", fmt.Sprintf("%.0f ms", r.SourceChangeP99Ms), "≤ 2000 ms (idle)", verdict(r.SourceChangeP99Ms <= 2000 && r.SourceChangeMissed == 0, r.SourceChangeUpdates > 0))
+	row("manager peak RSS (VmHWM), rate-limited run", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB @ N=10k", rssVerdict(r))
+	row("manager CPU (user+sys), rate-limited run", fmt.Sprintf("%.2f s", r.CPUS), "", "")
+	row("  of which until all Ready", fmt.Sprintf("%.2f s", r.CPUConvergeS), "", "")
+	if r.ConvergeUnlimitedS > 0 {
+		row("manager peak RSS / CPU, unlimited run", fmt.Sprintf("%.1f MiB / %.2f s", r.PeakRSSUnlimitedMiB, r.CPUUnlimitedS), "", "")
+	}
+	row("wall time of the benchmark", fmt.Sprintf("%.0f s", r.WallS), "", "")
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+}
+
+func rssVerdict(r *Result) string {
+	if r.N < 10000 {
+		if r.PeakRSSMiB <= 150 {
+			return "(N < 10k: indicative)"
+		}
+		return "MISSED (already at N < 10k)"
+	}
+	return verdict(r.PeakRSSMiB <= 150, true)
+}

@@ -1,0 +1,585 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
+	"golang.org/x/time/rate"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/localenv"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	N   int // ManagedSecrets
+	QPS int // rate limit of the emulator and of the provider configs
+	// Concurrency of the manager (--max-concurrent-reconciles) and of the baseline.
+	Concurrency int
+	Namespaces  int
+	// Cycles is K, the number of forced resync cycles.
+	Cycles int
+	// SourceUpdates is the number of source-change latency samples.
+	SourceUpdates int
+	// Dir holds the environments, logs and result.json (default <root>/.local/bench).
+	Dir  string
+	Root string
+	// SkipUnlimited and SkipBaseline leave out those runs (for quick iterations).
+	SkipUnlimited, SkipBaseline bool
+	// ConvergeTimeout bounds each wait for all Ready (0 = derived from N and QPS).
+	ConvergeTimeout time.Duration
+	// ManagerArgs are extra manager flags.
+	ManagerArgs []string
+	Out         io.Writer
+}
+
+// Result is what result.json holds.
+type Result struct {
+	N                  int     `json:"n"`
+	QPS                int     `json:"qps"`
+	QPSEffective       int     `json:"qps_effective"`
+	Projects           int     `json:"projects"`
+	Concurrency        int     `json:"concurrency"`
+	ConvergeS          float64 `json:"converge_s"`
+	ConvergeUnlimitedS float64 `json:"converge_unlimited_s"`
+	BaselineS          float64 `json:"baseline_s"`
+	Ratio              float64 `json:"ratio"`
+	// CallsPerSecret is emulator calls per ManagedSecret by operation (all statuses) from
+	// the first create until the system went quiet, in the rate-limited run.
+	CallsPerSecret          map[string]float64 `json:"calls_per_secret"`
+	CallsPerSecretTotal     float64            `json:"calls_per_secret_total"`
+	ThrottledPerSecret      float64            `json:"throttled_per_secret"`
+	CallsUnlimitedPerSecret map[string]float64 `json:"calls_per_secret_unlimited"`
+	BaselineCallsPerSecret  map[string]float64 `json:"baseline_calls_per_secret"`
+	BaselineThrottled       int64              `json:"baseline_throttled"`
+
+	SteadyMethod                  string  `json:"steady_method"`
+	SteadyCycles                  int     `json:"steady_cycles"`
+	SteadyWrites                  int     `json:"steady_writes"`
+	SteadyReads                   int     `json:"steady_reads"`
+	SteadyReadsPerSecretPerResync float64 `json:"steady_reads_per_secret_per_resync"`
+	SteadyCalls                   string  `json:"steady_calls"`
+
+	SourceChangeUpdates int     `json:"source_change_updates"`
+	SourceChangeMissed  int     `json:"source_change_missed"`
+	SourceChangeP50Ms   float64 `json:"source_change_p50_ms"`
+	SourceChangeP99Ms   float64 `json:"source_change_p99_ms"`
+	SourceChangeMaxMs   float64 `json:"source_change_max_ms"`
+	SourceChangeCalls   string  `json:"source_change_calls"`
+
+	PeakRSSMiB          float64 `json:"peak_rss_mib"`
+	CPUS                float64 `json:"cpu_s"`
+	CPUConvergeS        float64 `json:"cpu_converge_s"`
+	PeakRSSUnlimitedMiB float64 `json:"peak_rss_unlimited_mib"`
+	CPUUnlimitedS       float64 `json:"cpu_unlimited_s"`
+
+	Machine   Machine  `json:"machine"`
+	StartedAt string   `json:"started_at"`
+	WallS     float64  `json:"wall_s"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+type runner struct {
+	cfg    Config
+	res    *Result
+	shards []Shard
+	items  []Item
+	out    io.Writer
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.out, "[%s] %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (r *runner) note(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	r.res.Notes = append(r.res.Notes, s)
+	r.logf("NOTE: %s", s)
+}
+
+// Run runs the whole benchmark and writes <Dir>/result.json.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.N <= 0 || cfg.QPS < 0 || cfg.Concurrency <= 0 || cfg.Namespaces <= 0 {
+		return nil, fmt.Errorf("bad config: n=%d qps=%d concurrency=%d namespaces=%d", cfg.N, cfg.QPS, cfg.Concurrency, cfg.Namespaces)
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Root == "" {
+		root, err := localenv.FindRoot()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Root = root
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(cfg.Root, ".local", "bench")
+	}
+	if cfg.ConvergeTimeout == 0 {
+		// Ten times the time the API limit needs for four calls a secret, at least 3 min.
+		need := time.Duration(0)
+		if cfg.QPS > 0 {
+			need = time.Duration(float64(4*cfg.N)/float64(cfg.QPS)*10) * time.Second
+		}
+		cfg.ConvergeTimeout = max(3*time.Minute, need, time.Duration(cfg.N)*100*time.Millisecond)
+	}
+	p := ShardsFor(cfg.N)
+	r := &runner{cfg: cfg, out: cfg.Out, shards: MakeShards(p, cfg.QPS)}
+	r.items = MakeItems(cfg.N, p, cfg.Namespaces, "ms")
+	eff := 0
+	for _, sh := range r.shards {
+		eff += sh.QPS
+	}
+	r.res = &Result{N: cfg.N, QPS: cfg.QPS, QPSEffective: eff, Projects: p, Concurrency: cfg.Concurrency,
+		Machine: ReadMachine(), StartedAt: time.Now().UTC().Format(time.RFC3339)}
+	if p > 1 {
+		r.note("N=%d exceeds the emulator's 500 secrets per project: spread over %d projects, each limited to %d req/s by the emulator and its ClusterProviderConfig (total %d req/s)", cfg.N, p, r.shards[0].QPS, eff)
+	}
+	start := time.Now()
+	defer func() { r.res.WallS = round(time.Since(start).Seconds(), 1) }()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	r.logf("building bin/manager and bin/csms-emulator")
+	if err := localenv.Build(ctx, cfg.Root, "manager", "./cmd/manager", "csms-emulator", "./cmd/csms-emulator"); err != nil {
+		return nil, err
+	}
+	if err := r.checkManagerFlags(ctx); err != nil {
+		return nil, err
+	}
+
+	if err := r.limitedRun(ctx); err != nil {
+		return r.res, fmt.Errorf("rate-limited run: %w", err)
+	}
+	if !cfg.SkipUnlimited {
+		if err := r.unlimitedRun(ctx); err != nil {
+			return r.res, fmt.Errorf("unlimited run: %w", err)
+		}
+	}
+	if !cfg.SkipBaseline {
+		if err := r.baselineRun(ctx); err != nil {
+			return r.res, fmt.Errorf("baseline: %w", err)
+		}
+		if r.res.BaselineS > 0 {
+			r.res.Ratio = round(r.res.ConvergeS/r.res.BaselineS, 3)
+		}
+	}
+	r.res.WallS = round(time.Since(start).Seconds(), 1)
+	if err := r.write(); err != nil {
+		return r.res, err
+	}
+	return r.res, nil
+}
+
+// checkManagerFlags passes --max-concurrent-reconciles when the manager has it.
+func (r *runner) checkManagerFlags(ctx context.Context) error {
+	out, _ := exec.CommandContext(ctx, filepath.Join(r.cfg.Root, "bin", "manager"), "-h").CombinedOutput()
+	if strings.Contains(string(out), "max-concurrent-reconciles") {
+		r.cfg.ManagerArgs = append([]string{"--max-concurrent-reconciles=" + strconv.Itoa(r.cfg.Concurrency)}, r.cfg.ManagerArgs...)
+	} else {
+		r.note("bin/manager has no --max-concurrent-reconciles flag: it runs with its built-in concurrency, the baseline with %d", r.cfg.Concurrency)
+	}
+	return nil
+}
+
+func (r *runner) write() error {
+	b, err := json.MarshalIndent(r.res, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(r.cfg.Dir, "result.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	r.logf("wrote %s", path)
+	return nil
+}
+
+// phase is one environment: control plane, emulator, manager.
+type phase struct {
+	env     *localenv.Env
+	em      *localenv.Emulator
+	mgr     *localenv.Manager
+	admin   *Admin
+	tracker *readyTracker
+	cancel  context.CancelFunc
+}
+
+func (ph *phase) stop() {
+	if ph.cancel != nil {
+		ph.cancel()
+	}
+	if ph.env != nil {
+		_ = ph.env.Stop()
+	}
+}
+
+func (r *runner) credentialFlags() []string {
+	var out []string
+	for _, sh := range r.shards {
+		out = append(out, sh.AK+":"+sh.SK+":"+sh.ProjectID)
+	}
+	return out
+}
+
+// startPhase starts a fresh control plane, an emulator with the given per-project limit
+// and the providers, the sources and the manager; ManagedSecrets are not created yet.
+func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, shards []Shard) (*phase, error) {
+	ph := &phase{}
+	ok := false
+	defer func() {
+		if !ok {
+			ph.stop()
+		}
+	}()
+	dir := filepath.Join(r.cfg.Dir, name)
+	r.logf("%s: starting control plane in %s", name, dir)
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Root: r.cfg.Root})
+	if err != nil {
+		return nil, err
+	}
+	ph.env = env
+	crds, err := localenv.ReadManifests(filepath.Join(r.cfg.Root, "config", "crd", "bases"))
+	if err != nil {
+		return nil, err
+	}
+	if err := env.Apply(ctx, crds...); err != nil {
+		return nil, err
+	}
+	args := []string{}
+	if emulatorQPS > 0 {
+		args = append(args, "--qps", strconv.Itoa(emulatorQPS))
+	}
+	ph.em, err = env.StartEmulator(ctx, localenv.EmulatorOptions{Credentials: r.credentialFlags(), ExtraArgs: args})
+	if err != nil {
+		return nil, err
+	}
+	ph.admin = NewAdmin(ph.em.AdminURL)
+	c, err := newClient(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupProviders(ctx, c, ph.em.URL, shards, r.cfg.Namespaces); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := createSources(ctx, c, r.items); err != nil {
+		return nil, err
+	}
+	r.logf("%s: %d source Secrets created in %.1fs", name, len(r.items), time.Since(t0).Seconds())
+	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: r.cfg.ManagerArgs})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitProvidersReady(ctx, c, len(shards), 60*time.Second); err != nil {
+		r.note("%s: %v (continuing: ManagedSecrets will show it)", name, err)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	ph.cancel = cancel
+	ph.tracker = newReadyTracker(c)
+	go ph.tracker.run(tctx)
+	ok = true
+	return ph, nil
+}
+
+// converge creates the ManagedSecrets and waits for all Ready; it returns the time taken
+// and the emulator calls from the first create until the system went quiet.
+func (r *runner) converge(ctx context.Context, name string, ph *phase) (time.Duration, Stats, error) {
+	c, err := newClient(ph.env.Config)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := ph.admin.Reset(ctx); err != nil {
+		return 0, nil, err
+	}
+	r.logf("%s: creating %d ManagedSecrets", name, len(r.items))
+	start := time.Now()
+	if err := createManagedSecrets(ctx, c, r.items, time.Hour); err != nil {
+		return 0, nil, err
+	}
+	r.logf("%s: created in %.1fs; waiting for all Ready (timeout %s)", name, time.Since(start).Seconds(), r.cfg.ConvergeTimeout)
+	done, err := ph.tracker.waitAll(ctx, len(r.items), r.cfg.ConvergeTimeout, func(ready int, reasons map[string]int) {
+		st, _ := ph.admin.Stats(ctx)
+		r.logf("%s: %d/%d Ready after %.0fs (others: %v); emulator calls %d", name, ready, len(r.items), time.Since(start).Seconds(), reasons, st.Total())
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	took := done.Sub(start)
+	r.logf("%s: all %d Ready in %.2fs", name, len(r.items), took.Seconds())
+	st, err := ph.admin.WaitQuiet(ctx, 3*time.Second, 2*time.Minute)
+	if err != nil {
+		r.note("%s: %v", name, err)
+	}
+	return took, st, nil
+}
+
+func perSecret(st Stats, n int) map[string]float64 {
+	out := map[string]float64{}
+	for op, c := range st.ByOp() {
+		out[op] = round(float64(c)/float64(n), 3)
+	}
+	return out
+}
+
+func (r *runner) limitedRun(ctx context.Context) error {
+	ph, err := r.startPhase(ctx, "limited", r.shards[0].QPS, r.shards)
+	if err != nil {
+		return err
+	}
+	defer ph.stop()
+	pid := ph.mgr.Pid()
+	took, st, err := r.converge(ctx, "limited", ph)
+	if err != nil {
+		return err
+	}
+	r.res.ConvergeS = round(took.Seconds(), 2)
+	r.res.CallsPerSecret = perSecret(st, r.cfg.N)
+	r.res.CallsPerSecretTotal = round(float64(st.Total())/float64(r.cfg.N), 3)
+	r.res.ThrottledPerSecret = round(float64(st.Status("429"))/float64(r.cfg.N), 3)
+	r.logf("limited: create-path calls: %s", st)
+	if s, err := ReadProc(pid); err == nil {
+		r.res.CPUConvergeS = round(s.CPU.Seconds(), 2)
+	}
+
+	if err := r.steadyState(ctx, ph); err != nil {
+		return err
+	}
+	if err := r.sourceChanges(ctx, ph); err != nil {
+		return err
+	}
+	s, err := ReadProc(pid)
+	if err != nil {
+		return fmt.Errorf("sampling the manager: %w", err)
+	}
+	r.res.PeakRSSMiB = round(s.PeakRSSMiB(), 1)
+	r.res.CPUS = round(s.CPU.Seconds(), 2)
+	r.logf("limited: manager peak RSS %.1f MiB, CPU %.2fs", r.res.PeakRSSMiB, r.res.CPUS)
+	return r.write() // keep partial results if a later phase fails
+}
+
+// steadyState forces K resync cycles by bumping an annotation on every ManagedSecret and
+// counts the emulator calls they cause.
+func (r *runner) steadyState(ctx context.Context, ph *phase) error {
+	c, err := newClient(ph.env.Config)
+	if err != nil {
+		return err
+	}
+	r.res.SteadyMethod = "annotation bump on every ManagedSecret (" + resyncAnnotation + "), which the controller's predicate lets through without a generation change"
+	r.res.SteadyCycles = r.cfg.Cycles
+	before, err := ph.admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	n := r.cfg.N
+	timeout := 2 * time.Minute
+	if q := r.res.QPSEffective; q > 0 {
+		timeout = max(timeout, time.Duration(10*n/q)*time.Second)
+	}
+	for k := 1; k <= r.cfg.Cycles; k++ {
+		cycleStart, err := ph.admin.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := annotateAll(ctx, c, r.items, strconv.Itoa(k)); err != nil {
+			return err
+		}
+		// The cycle is over when every resource has been read once and the counters are
+		// quiet; a controller that reads less than once per resource ends on the quiet
+		// period, bounded by the timeout.
+		deadline := time.Now().Add(timeout)
+		var cur Stats
+		for {
+			if cur, err = ph.admin.Stats(ctx); err != nil {
+				return err
+			}
+			if cur.Sub(cycleStart).Reads() >= n || time.Now().After(deadline) {
+				break
+			}
+			sleepCtx(ctx, 100*time.Millisecond)
+		}
+		if cur, err = ph.admin.WaitQuiet(ctx, 2*time.Second, timeout); err != nil {
+			r.note("steady cycle %d: %v", k, err)
+		}
+		d := cur.Sub(cycleStart)
+		r.logf("steady cycle %d/%d: %d reads, %d writes in %.1fs: %s", k, r.cfg.Cycles, d.Reads(), d.Writes(), time.Since(t0).Seconds(), d)
+	}
+	after, err := ph.admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	d := after.Sub(before)
+	r.res.SteadyWrites = d.Writes()
+	r.res.SteadyReads = d.Reads()
+	r.res.SteadyReadsPerSecretPerResync = round(float64(d.Reads())/float64(n*r.cfg.Cycles), 3)
+	r.res.SteadyCalls = d.String()
+	return nil
+}
+
+// sourceChanges updates SourceUpdates source Secrets one at a time, on an idle system,
+// and times each from the update to the moment the emulator has stored a new version
+// (its CreateSecretVersion counter, read through the admin API, which costs no API
+// quota). At the end every updated secret's current value is checked through the SDK.
+func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
+	c, err := newClient(ph.env.Config)
+	if err != nil {
+		return err
+	}
+	m := min(r.cfg.SourceUpdates, r.cfg.N)
+	if m == 0 {
+		return nil
+	}
+	if _, err := ph.admin.WaitQuiet(ctx, time.Second, time.Minute); err != nil {
+		r.note("before source changes: %v", err)
+	}
+	before, err := ph.admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	var lat []time.Duration
+	updated := make([]Item, 0, m)
+	missed := 0
+	for i := 0; i < m; i++ {
+		it := r.items[i*r.cfg.N/m]
+		it.Value = randomValue()
+		prev, err := ph.admin.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		base := prev.OpStatus("CreateSecretVersion", "200")
+		t0 := time.Now()
+		if err := setSourceValue(ctx, c, it, it.Value); err != nil {
+			return err
+		}
+		seen := false
+		for deadline := t0.Add(30 * time.Second); time.Now().Before(deadline); {
+			st, err := ph.admin.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			if st.OpStatus("CreateSecretVersion", "200") > base {
+				seen = true
+				break
+			}
+			sleepCtx(ctx, 5*time.Millisecond)
+		}
+		if !seen {
+			missed++
+			r.note("source change %d (%s/%s): no new CSMS version within 30s", i, it.Namespace, it.Name)
+			continue
+		}
+		lat = append(lat, time.Since(t0))
+		updated = append(updated, it)
+		// Idle between samples: let the reconcile finish its status patch.
+		if _, err := ph.admin.WaitQuiet(ctx, 200*time.Millisecond, 30*time.Second); err != nil {
+			r.note("after source change %d: %v", i, err)
+		}
+	}
+	after, err := ph.admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.SourceChangeUpdates = m
+	r.res.SourceChangeMissed = missed
+	r.res.SourceChangeP50Ms = round(float64(Percentile(lat, 50))/1e6, 1)
+	r.res.SourceChangeP99Ms = round(float64(Percentile(lat, 99))/1e6, 1)
+	r.res.SourceChangeMaxMs = round(float64(Percentile(lat, 100))/1e6, 1)
+	r.res.SourceChangeCalls = after.Sub(before).String()
+	r.logf("source changes: %d updates, p50 %.0f ms, p99 %.0f ms, max %.0f ms; calls %s", m, r.res.SourceChangeP50Ms, r.res.SourceChangeP99Ms, r.res.SourceChangeMaxMs, r.res.SourceChangeCalls)
+	return r.verifyValues(ctx, ph, updated)
+}
+
+// verifyValues checks through the SDK that CSMS holds each item's value, paced under the
+// rate limit.
+func (r *runner) verifyValues(ctx context.Context, ph *phase, items []Item) error {
+	lim := rate.NewLimiter(rate.Inf, 1)
+	if q := r.shards[0].QPS; q > 0 {
+		lim = rate.NewLimiter(rate.Limit(q)/2, 1)
+	}
+	for _, it := range items {
+		if err := lim.Wait(ctx); err != nil {
+			return err
+		}
+		cl := newSDKClient(ph.em.URL, r.shards[it.Shard])
+		v, err := cl.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: it.Name, VersionId: "latest"})
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", it.Name, err)
+		}
+		if v.Version == nil || v.Version.SecretString == nil || *v.Version.SecretString != it.Value {
+			return fmt.Errorf("CSMS secret %s does not hold the updated source value", it.Name)
+		}
+	}
+	r.logf("source changes: all %d updated values read back from CSMS through the SDK", len(items))
+	return nil
+}
+
+func (r *runner) unlimitedRun(ctx context.Context) error {
+	shards := MakeShards(len(r.shards), 0)
+	ph, err := r.startPhase(ctx, "unlimited", 0, shards)
+	if err != nil {
+		return err
+	}
+	defer ph.stop()
+	took, st, err := r.converge(ctx, "unlimited", ph)
+	if err != nil {
+		return err
+	}
+	r.res.ConvergeUnlimitedS = round(took.Seconds(), 2)
+	r.res.CallsUnlimitedPerSecret = perSecret(st, r.cfg.N)
+	if s, err := ReadProc(ph.mgr.Pid()); err == nil {
+		r.res.PeakRSSUnlimitedMiB = round(s.PeakRSSMiB(), 1)
+		r.res.CPUUnlimitedS = round(s.CPU.Seconds(), 2)
+	}
+	return r.write()
+}
+
+// baselineRun starts a fresh emulator (same limit, same projects) in its own environment
+// directory and runs the SDK loop. No control plane is needed, but localenv owns process
+// lifetimes, so it starts one; it sits idle.
+func (r *runner) baselineRun(ctx context.Context) error {
+	dir := filepath.Join(r.cfg.Dir, "baseline")
+	r.logf("baseline: starting a fresh emulator")
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Root: r.cfg.Root})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	var args []string
+	if q := r.shards[0].QPS; q > 0 {
+		args = append(args, "--qps", strconv.Itoa(q))
+	}
+	em, err := env.StartEmulator(ctx, localenv.EmulatorOptions{Credentials: r.credentialFlags(), ExtraArgs: args})
+	if err != nil {
+		return err
+	}
+	admin := NewAdmin(em.AdminURL)
+	res, err := RunBaseline(ctx, em.URL, r.shards, r.items, r.cfg.Concurrency, func(it Item) map[string]string {
+		// The operator's two tags, with a UID-sized owner value.
+		return map[string]string{
+			v1alpha1.TagKeyManagedBy: v1alpha1.TagValueManagedBy,
+			v1alpha1.TagKeyOwner:     it.Namespace + "/" + it.Name + "/00000000-0000-0000-0000-000000000000",
+		}
+	})
+	if err != nil {
+		return err
+	}
+	st, err := admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.BaselineS = round(res.Elapsed.Seconds(), 2)
+	r.res.BaselineThrottled = res.Throttled
+	r.res.BaselineCallsPerSecret = perSecret(st, r.cfg.N)
+	r.logf("baseline: %d secrets in %.2fs (%d throttled and retried): %s", r.cfg.N, res.Elapsed.Seconds(), res.Throttled, st)
+	return nil
+}
