@@ -17,6 +17,7 @@ import (
 	csmsv1 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1"
 	csmsregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/region"
 	"golang.org/x/time/rate"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // sdkClient implements Client over the official SDK.
@@ -186,7 +187,12 @@ func (c *sdkClient) call(ctx context.Context, op string, o callOpts, fn func() (
 		if attempt >= c.maxRetries || !retryable(apiErr, o.idempotent) {
 			return nil, apiErr
 		}
-		t := time.NewTimer(c.backoff.delay(attempt))
+		wait := c.backoff.delay(attempt)
+		// Debug level: a throttled or flaky API is normal operation, not news. The fields
+		// name the call, never its content.
+		log.FromContext(ctx).V(1).Info("Retrying CSMS call", "operation", op, "attempt", attempt+1,
+			"status", apiErr.StatusCode, "errorCode", apiErr.Code, "requestId", apiErr.RequestID, "backoff", wait.String())
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -294,9 +296,14 @@ func TestNonIdempotentWritesAreNotRetriedWhenAmbiguous(t *testing.T) {
 	if n := f.count("GET /secrets/demo"); n != 0 {
 		t.Errorf("create 5xx triggered %d reads", n)
 	}
-	id, err := c.PutValue(ctx, "throttled", StringValue(canary))
+	var logs strings.Builder
+	logger := funcr.New(func(prefix, args string) { logs.WriteString(prefix + args + "\n") }, funcr.Options{Verbosity: 1})
+	id, err := c.PutValue(logr.NewContext(ctx, logger), "throttled", StringValue(canary))
 	if err != nil || id != "v2" {
 		t.Errorf("PutValue after 429 = %q, %v", id, err)
+	}
+	if !strings.Contains(logs.String(), "Retrying CSMS call") || strings.Contains(logs.String(), canary) {
+		t.Errorf("retry log missing or leaking the value: %s", logs.String())
 	}
 	if n := f.count("POST /secrets/throttled/versions"); n != 2 {
 		t.Errorf("throttled PutValue sent %d times, want 2", n)
