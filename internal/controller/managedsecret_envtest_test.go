@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
@@ -244,4 +246,182 @@ func TestTagChanges(t *testing.T) {
 		t.Errorf("cloud tags (-want +got):\n%s", diff)
 	}
 	waitEvent(t, got, EventTagsUpdated)
+}
+
+// preCreate creates a cloud secret directly (as someone else would), with tags.
+func preCreate(t *testing.T, name, value string, tags map[string]string) *csms.Secret {
+	t.Helper()
+	sec, err := cloud.CreateSecret(context.Background(), csms.CreateSecretInput{Name: name, Value: csms.StringValue(value), Description: "someone else's"})
+	if err != nil {
+		t.Fatalf("pre-creating %s: %v", name, err)
+	}
+	if len(tags) > 0 {
+		if err := cloud.UpdateTags(context.Background(), sec.ID, tags, nil); err != nil {
+			t.Fatalf("tagging %s: %v", name, err)
+		}
+	}
+	return sec
+}
+
+// TestPreExistingUnownedSecretAlreadyExists: a secret of that name created by someone
+// else is reported, and nothing in the cloud is touched, not even by later resyncs.
+func TestPreExistingUnownedSecretAlreadyExists(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "mine"})
+	name := "foreign-" + randSuffix()
+	pre := preCreate(t, name, "theirs", map[string]string{"owner": "someone"})
+	writesBefore := writeCount()
+
+	ms := newManagedSecret(t, ns, "foreign", func(m *v1alpha1.ManagedSecret) { m.Spec.Name = name })
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "adoptionPolicy: Adopt") {
+		t.Errorf("message %q does not say how to proceed", c.Message)
+	}
+	waitEvent(t, got, EventAlreadyExists)
+
+	// No hot loop: a few seconds later the resource has been read only a handful of times.
+	shows := opCount("ShowSecret")
+	time.Sleep(3 * time.Second)
+	if n := opCount("ShowSecret") - shows; n > 2 {
+		t.Errorf("%d reads in 3s of a resource waiting for the user: hot loop", n)
+	}
+	if n := writeCount() - writesBefore; n != 0 {
+		t.Errorf("%d cloud writes for a secret the resource does not own", n)
+	}
+	if v, vid := cloudValue(t, name); v != "theirs" || vid != "v1" {
+		t.Errorf("the foreign value changed (version %s)", vid)
+	}
+	if diff := cmp.Diff(map[string]string{"owner": "someone"}, cloudTags(t, pre.ID)); diff != "" {
+		t.Errorf("foreign tags changed (-want +got):\n%s", diff)
+	}
+	if got.Status.SecretID != "" {
+		t.Errorf("status shows the foreign secret %q", got.Status.SecretID)
+	}
+
+	// Deleting the resource never deletes someone else's secret.
+	deleteAndWait(t, key)
+	if sec := cloudSecretOf(t, name); sec == nil || sec.State != csms.StateEnabled {
+		t.Errorf("the foreign secret was deleted: %+v", sec)
+	}
+}
+
+// TestAdoptTakesOverWithEvent: adoptionPolicy Adopt tags an existing secret as ours,
+// emits Adopted, and from then on manages it.
+func TestAdoptTakesOverWithEvent(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "adopted-value"})
+	name := "adopt-" + randSuffix()
+	pre := preCreate(t, name, "old-value", map[string]string{"legacy": "x"})
+
+	ms := newManagedSecret(t, ns, "adopt", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Name = name
+		m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt
+		m.Spec.Description = "now managed"
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitReady(t, key)
+	waitEvent(t, got, EventAdopted)
+	if got.Status.SecretID != pre.ID {
+		t.Errorf("status.secretID %q, want the adopted %q", got.Status.SecretID, pre.ID)
+	}
+	want := map[string]string{"managed-by": "csms-operator", "csms-operator-owner": ms.Namespace + "/" + ms.Name + "/" + string(got.UID)}
+	if diff := cmp.Diff(want, cloudTags(t, pre.ID)); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+	eventually(t, "the source value pushed", func() (bool, string) {
+		v, vid := cloudValue(t, name)
+		return v == "adopted-value" && vid == "v2", vid
+	})
+	if sec := cloudSecretOf(t, name); sec.Description != "now managed" {
+		t.Errorf("description %q", sec.Description)
+	}
+}
+
+// TestDeletePolicySchedulesDeletionWithWindow: deletionPolicy Delete with a recovery
+// window leaves the secret PENDING_DELETE with that window.
+func TestDeletePolicySchedulesDeletionWithWindow(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "sched", func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(7) })
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+
+	before := time.Now()
+	deleteAndWait(t, key)
+	sec := cloudSecretOf(t, ms.Name)
+	if sec == nil || sec.State != csms.StatePendingDelete {
+		t.Fatalf("cloud secret after delete: %+v", sec)
+	}
+	window := sec.ScheduledDeleteTime.Sub(before)
+	if window < 7*24*time.Hour-time.Minute || window > 7*24*time.Hour+time.Minute {
+		t.Errorf("scheduled deletion in %v, want 7 days", window)
+	}
+}
+
+// TestDeleteRecoveryWindowZeroDeletesAtOnce: recoveryWindowDays 0 deletes immediately.
+func TestDeleteRecoveryWindowZeroDeletesAtOnce(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "now", func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(0) })
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+	deleteAndWait(t, key)
+	if sec := cloudSecretOf(t, ms.Name); sec != nil {
+		t.Errorf("cloud secret still exists: %+v", sec)
+	}
+}
+
+// TestRetainLeavesCloudSecretUntouched: deletionPolicy Retain removes only the resource.
+func TestRetainLeavesCloudSecretUntouched(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "kept"})
+	ms := newManagedSecret(t, ns, "retain", func(m *v1alpha1.ManagedSecret) { m.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain })
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+	writesBefore := writeCount()
+	deleteAndWait(t, key)
+	sec := cloudSecretOf(t, ms.Name)
+	if sec == nil || sec.State != csms.StateEnabled {
+		t.Fatalf("cloud secret after delete with Retain: %+v", sec)
+	}
+	if v, _ := cloudValue(t, ms.Name); v != "kept" {
+		t.Errorf("value changed")
+	}
+	if n := writeCount() - writesBefore; n != 0 {
+		t.Errorf("%d cloud writes during a Retain deletion", n)
+	}
+}
+
+// TestRecreatedWhilePendingDeletionIsRestored: deleting a resource schedules deletion;
+// re-creating a resource of the same namespace/name restores the secret (Restored event)
+// instead of failing on the blocked name.
+func TestRecreatedWhilePendingDeletionIsRestored(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "again", nil)
+	key := client.ObjectKeyFromObject(ms)
+	first := waitReady(t, key)
+	deleteAndWait(t, key)
+	if sec := cloudSecretOf(t, ms.Name); sec == nil || sec.State != csms.StatePendingDelete {
+		t.Fatalf("not pending deletion: %+v", sec)
+	}
+
+	again := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ms.Name}}
+	again.Spec.Value.SecretKeyRef = &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}
+	if err := k8sClient.Create(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, key) })
+	got := waitReady(t, key)
+	waitEvent(t, got, EventRestored)
+	sec := cloudSecretOf(t, ms.Name)
+	if sec.State != csms.StateEnabled || sec.ID != first.Status.SecretID {
+		t.Errorf("cloud secret %+v; want the original %s ENABLED", sec, first.Status.SecretID)
+	}
+	// The owner tag now names the new resource.
+	if owner := cloudTags(t, sec.ID)["csms-operator-owner"]; !strings.HasSuffix(owner, string(got.UID)) {
+		t.Errorf("owner tag %q does not carry the new UID %s", owner, got.UID)
+	}
 }
