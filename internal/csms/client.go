@@ -86,9 +86,9 @@ const (
 
 // Secret types.
 const (
-	SecretTypeCommon   = "COMMON"
-	SecretTypeRDSFG    = "RDS-FG"
-	SecretTypeGaussDBF = "GaussDB-FG"
+	SecretTypeCommon    = "COMMON"
+	SecretTypeRDSFG     = "RDS-FG"
+	SecretTypeGaussDBFG = "GaussDB-FG"
 )
 
 // Multi-region replica types and replica sync states.

@@ -15,7 +15,8 @@ var (
 	ErrPendingDelete = errors.New("csms: secret is pending deletion")
 	// ErrInvalid: the service refused the request as invalid; retrying will not help.
 	ErrInvalid = errors.New("csms: invalid request")
-	// ErrThrottled: the service kept throttling after all retries.
+	// ErrThrottled: the service kept throttling after all retries, or the client rate
+	// limiter could not grant a slot before the context deadline.
 	ErrThrottled = errors.New("csms: throttled")
 	// ErrUnauthorized: credentials were refused (401/403).
 	ErrUnauthorized = errors.New("csms: unauthorized")
