@@ -1,0 +1,496 @@
+// Package provider turns a ProviderConfig or ClusterProviderConfig (plus its credentials
+// Secret) into a cached csms.Client, and reconciles both kinds to a Ready condition.
+//
+// Credentials Secrets are never cached as full objects by the manager: their
+// resourceVersion is read from the metadata-only informer that the controllers already
+// run for Secrets, and their data is read with a direct GET only when that
+// resourceVersion changed.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+)
+
+// ClientFactory builds a CSMS client from a resolved configuration. csms.New is the
+// default; tests substitute a counting or recording factory.
+type ClientFactory func(csms.Config) (csms.Client, error)
+
+// Target describes the provider configuration a client was built from. It carries no
+// credential and is safe to log and to put into events.
+type Target struct {
+	// Kind is ProviderConfig or ClusterProviderConfig.
+	Kind v1alpha1.ProviderConfigKind
+	// Namespace of a ProviderConfig; empty for a ClusterProviderConfig.
+	Namespace string
+	Name      string
+	// Key identifies the config stably: "ProviderConfig/<namespace>/<name>" or
+	// "ClusterProviderConfig/<name>".
+	Key string
+
+	Region    string
+	ProjectID string
+	// Endpoint is the endpoint override, empty for the region's public endpoint.
+	Endpoint string
+	// UseEnvironment is true when credentials come from the SDK credential chain.
+	UseEnvironment bool
+	// CredentialsSecret is the credentials Secret; zero when UseEnvironment.
+	CredentialsSecret types.NamespacedName
+}
+
+// String returns Key.
+func (t *Target) String() string { return t.Key }
+
+// configKey is the Target.Key of a config.
+func configKey(kind v1alpha1.ProviderConfigKind, namespace, name string) string {
+	if namespace == "" {
+		return string(kind) + "/" + name
+	}
+	return string(kind) + "/" + namespace + "/" + name
+}
+
+// Option configures a Resolver.
+type Option func(*Resolver)
+
+// WithClientFactory replaces csms.New (for tests).
+func WithClientFactory(f ClientFactory) Option {
+	return func(r *Resolver) { r.factory = f }
+}
+
+// WithTimeout sets csms.Config.Timeout (per HTTP attempt) of every client built.
+// Zero keeps csms.DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(r *Resolver) { r.timeout = d }
+}
+
+// WithMaxRetries sets csms.Config.MaxRetries of every client built (0 → the csms
+// default, negative → no retries).
+func WithMaxRetries(n int) Option {
+	return func(r *Resolver) { r.maxRetries = n }
+}
+
+// Resolver resolves a ManagedSecret's providerConfigRef to a csms.Client. It is safe for
+// concurrent use.
+type Resolver struct {
+	// kube reads configs, Namespaces (metadata) and Secrets (metadata) from the manager's
+	// cache.
+	kube client.Client
+	// apiReader reads Secret data directly from the API server, so that the manager
+	// never caches Secret data.
+	apiReader  client.Reader
+	factory    ClientFactory
+	timeout    time.Duration
+	maxRetries int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+}
+
+// cacheEntry is one built client and the versions it was built from.
+type cacheEntry struct {
+	uid        types.UID
+	generation int64
+	// secretRV is the resourceVersion of the credentials Secret whose data the client
+	// holds; empty for the Environment source.
+	secretRV string
+	client   csms.Client
+	target   Target
+}
+
+// NewResolver returns a Resolver reading configs through c (the manager's cached client)
+// and Secret data through apiReader (the manager's API reader).
+func NewResolver(c client.Client, apiReader client.Reader, opts ...Option) *Resolver {
+	r := &Resolver{
+		kube:      c,
+		apiReader: apiReader,
+		factory:   csms.New,
+		entries:   map[string]*cacheEntry{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// ClientFor returns the CSMS client for a ManagedSecret in namespace ns that references
+// ref. An empty kind or name takes the API's defaults (ClusterProviderConfig "default").
+// Errors match ErrConfigNotFound, ErrNamespaceNotAllowed, ErrCredentialsNotFound or
+// ErrConfigInvalid, whose messages are fit for a condition; any other error is transient.
+func (r *Resolver) ClientFor(ctx context.Context, ns string, ref v1alpha1.ProviderConfigReference) (csms.Client, *Target, error) {
+	if ref.Kind == "" {
+		ref.Kind = v1alpha1.DefaultProviderConfigKind
+	}
+	if ref.Name == "" {
+		ref.Name = v1alpha1.DefaultProviderConfigName
+	}
+	switch ref.Kind {
+	case v1alpha1.ProviderConfigKindNamespaced:
+		pc := &v1alpha1.ProviderConfig{}
+		if err := r.kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, pc); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil, newError(ErrConfigNotFound, fmt.Sprintf(
+					"ProviderConfig %q not found in namespace %q; a ProviderConfig serves only its own namespace: create it in %q or reference a ClusterProviderConfig",
+					ref.Name, ns, ns))
+			}
+			return nil, nil, fmt.Errorf("getting ProviderConfig %s/%s: %w", ns, ref.Name, err)
+		}
+		return r.clientForProviderConfig(ctx, pc)
+	case v1alpha1.ProviderConfigKindCluster:
+		cpc := &v1alpha1.ClusterProviderConfig{}
+		if err := r.kube.Get(ctx, types.NamespacedName{Name: ref.Name}, cpc); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil, newError(ErrConfigNotFound, fmt.Sprintf(
+					"ClusterProviderConfig %q not found; create it or reference an existing one", ref.Name))
+			}
+			return nil, nil, fmt.Errorf("getting ClusterProviderConfig %s: %w", ref.Name, err)
+		}
+		if err := r.checkNamespace(ctx, cpc, ns); err != nil {
+			return nil, nil, err
+		}
+		return r.clientForClusterProviderConfig(ctx, cpc)
+	default:
+		return nil, nil, newError(ErrConfigInvalid, fmt.Sprintf(
+			"providerConfigRef.kind %q is not supported; use ProviderConfig or ClusterProviderConfig", ref.Kind))
+	}
+}
+
+// Forget drops the cached client of a config (kind, namespace, name). The reconcilers
+// call it when a config is deleted; a later ClientFor rebuilds from scratch.
+func (r *Resolver) Forget(kind v1alpha1.ProviderConfigKind, namespace, name string) {
+	r.mu.Lock()
+	delete(r.entries, configKey(kind, namespace, name))
+	r.mu.Unlock()
+}
+
+// checkNamespace enforces a ClusterProviderConfig's namespaceSelector against the labels
+// of namespace ns (read as metadata from the cache).
+func (r *Resolver) checkNamespace(ctx context.Context, cpc *v1alpha1.ClusterProviderConfig, ns string) error {
+	sel, err := namespaceSelector(cpc)
+	if err != nil {
+		return err
+	}
+	if sel.Empty() {
+		return nil
+	}
+	nsMeta := &metav1.PartialObjectMetadata{}
+	nsMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.kube.Get(ctx, types.NamespacedName{Name: ns}, nsMeta); err != nil {
+		if apierrors.IsNotFound(err) {
+			return newError(ErrNamespaceNotAllowed, fmt.Sprintf(
+				"ClusterProviderConfig %q cannot serve namespace %q: the namespace was not found", cpc.Name, ns))
+		}
+		return fmt.Errorf("getting namespace %s: %w", ns, err)
+	}
+	if !sel.Matches(labels.Set(nsMeta.GetLabels())) {
+		return newError(ErrNamespaceNotAllowed, fmt.Sprintf(
+			"ClusterProviderConfig %q does not serve namespace %q: its namespaceSelector (%s) does not match the namespace's labels; label the namespace to match or reference another provider config",
+			cpc.Name, ns, sel.String()))
+	}
+	return nil
+}
+
+// namespaceSelector converts spec.namespaceSelector; nil and {} both select everything.
+func namespaceSelector(cpc *v1alpha1.ClusterProviderConfig) (labels.Selector, error) {
+	if cpc.Spec.NamespaceSelector == nil {
+		return labels.Everything(), nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(cpc.Spec.NamespaceSelector)
+	if err != nil {
+		return nil, &resolveError{kind: ErrConfigInvalid, cause: err, msg: fmt.Sprintf(
+			"ClusterProviderConfig %q has an invalid spec.namespaceSelector: %s; fix the selector", cpc.Name, err.Error())}
+	}
+	return sel, nil
+}
+
+// resolvedConfig is the kind-independent view of a config that the cache works on.
+type resolvedConfig struct {
+	obj      client.Object
+	target   Target
+	settings v1alpha1.ProviderSettings
+	source   v1alpha1.CredentialsSource
+	// secretRefSet is false when source is Secret but secretRef is missing.
+	secretRefSet bool
+}
+
+// describe names the config in messages, e.g. `ProviderConfig "payments/csms"`.
+func (c *resolvedConfig) describe() string {
+	if c.target.Namespace == "" {
+		return fmt.Sprintf("%s %q", c.target.Kind, c.target.Name)
+	}
+	return fmt.Sprintf("%s %q in namespace %q", c.target.Kind, c.target.Name, c.target.Namespace)
+}
+
+func resolvedFromProviderConfig(pc *v1alpha1.ProviderConfig) *resolvedConfig {
+	kind := v1alpha1.ProviderConfigKindNamespaced
+	rc := &resolvedConfig{
+		obj:      pc,
+		settings: pc.Spec.ProviderSettings,
+		source:   pc.Spec.Credentials.Source,
+		target: Target{
+			Kind: kind, Namespace: pc.Namespace, Name: pc.Name,
+			Key: configKey(kind, pc.Namespace, pc.Name),
+		},
+	}
+	if ref := pc.Spec.Credentials.SecretRef; ref != nil && ref.Name != "" {
+		rc.secretRefSet = true
+		rc.target.CredentialsSecret = types.NamespacedName{Namespace: pc.Namespace, Name: ref.Name}
+	}
+	return rc
+}
+
+func resolvedFromClusterProviderConfig(cpc *v1alpha1.ClusterProviderConfig) *resolvedConfig {
+	kind := v1alpha1.ProviderConfigKindCluster
+	rc := &resolvedConfig{
+		obj:      cpc,
+		settings: cpc.Spec.ProviderSettings,
+		source:   cpc.Spec.Credentials.Source,
+		target: Target{
+			Kind: kind, Name: cpc.Name,
+			Key: configKey(kind, "", cpc.Name),
+		},
+	}
+	if ref := cpc.Spec.Credentials.SecretRef; ref != nil && ref.Name != "" && ref.Namespace != "" {
+		rc.secretRefSet = true
+		rc.target.CredentialsSecret = types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	}
+	return rc
+}
+
+func (r *Resolver) clientForProviderConfig(ctx context.Context, pc *v1alpha1.ProviderConfig) (csms.Client, *Target, error) {
+	return r.clientFor(ctx, resolvedFromProviderConfig(pc))
+}
+
+func (r *Resolver) clientForClusterProviderConfig(ctx context.Context, cpc *v1alpha1.ClusterProviderConfig) (csms.Client, *Target, error) {
+	if _, err := namespaceSelector(cpc); err != nil {
+		return nil, nil, err
+	}
+	return r.clientFor(ctx, resolvedFromClusterProviderConfig(cpc))
+}
+
+// clientFor returns the cached client of rc when the config's UID and generation and the
+// credentials Secret's resourceVersion are unchanged, and builds a new one otherwise.
+func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Client, *Target, error) {
+	rc.target.Region = rc.settings.Region
+	rc.target.ProjectID = rc.settings.ProjectID
+	rc.target.Endpoint = rc.settings.Endpoint
+
+	source := rc.source
+	if source == "" {
+		source = v1alpha1.CredentialsSourceSecret // the API's default
+	}
+	switch source {
+	case v1alpha1.CredentialsSourceEnvironment:
+		rc.target.UseEnvironment = true
+		rc.target.CredentialsSecret = types.NamespacedName{}
+	case v1alpha1.CredentialsSourceSecret:
+		if !rc.secretRefSet {
+			return nil, nil, newError(ErrConfigInvalid, fmt.Sprintf(
+				"%s has credentials.source Secret but no complete credentials.secretRef; set secretRef or use source Environment",
+				rc.describe()))
+		}
+	default:
+		return nil, nil, newError(ErrConfigInvalid, fmt.Sprintf(
+			"%s has unsupported credentials.source %q; use Secret or Environment", rc.describe(), source))
+	}
+
+	// The current resourceVersion of the Secret, from the metadata cache.
+	var secretRV string
+	if !rc.target.UseEnvironment {
+		rv, found, err := r.cachedSecretRV(ctx, rc.target.CredentialsSecret)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			secretRV = rv
+		}
+		// Not in the cache: it may be missing or the cache may lag behind a Secret just
+		// created; the GET below decides.
+	}
+
+	if e := r.lookup(rc, secretRV); e != nil {
+		t := e.target
+		return e.client, &t, nil
+	}
+
+	cfg := csms.Config{
+		Region:     rc.settings.Region,
+		ProjectID:  rc.settings.ProjectID,
+		Endpoint:   rc.settings.Endpoint,
+		Timeout:    r.timeout,
+		MaxRetries: r.maxRetries,
+	}
+	if rl := rc.settings.RateLimit; rl != nil {
+		cfg.QPS = float64(rl.QPS)
+		cfg.Burst = int(rl.BurstOrQPS())
+	}
+	if rc.target.UseEnvironment {
+		cfg.UseEnvironment = true
+	} else {
+		rv, err := r.readCredentials(ctx, rc, &cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		secretRV = rv
+		// The metadata cache may lag behind the API server; if what we just read is
+		// what the cached client was built from, keep it.
+		if e := r.lookup(rc, secretRV); e != nil {
+			t := e.target
+			return e.client, &t, nil
+		}
+	}
+
+	c, err := r.factory(cfg)
+	if err != nil {
+		return nil, nil, buildError(rc, cfg, err)
+	}
+	return r.store(rc, secretRV, c)
+}
+
+// maxCauseLen bounds the part of a client-construction error quoted in a message.
+const maxCauseLen = 300
+
+// buildError turns a failure of the client factory into a condition-safe error. With the
+// Environment source csms.New fails when the SDK credential chain finds nothing, which is
+// missing credentials rather than a bad spec. The cause is quoted (it is what tells the
+// user which variable or setting is missing) but scrubbed of any credential we know of
+// and cut short, as a defence in depth: csms.New and the SDK do not put values in errors.
+func buildError(rc *resolvedConfig, cfg csms.Config, err error) error {
+	known := []string{cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken}
+	if cfg.UseEnvironment {
+		for _, v := range []string{"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN"} {
+			known = append(known, os.Getenv(v))
+		}
+	}
+	cause := safeCause(err, known...)
+	if cfg.UseEnvironment {
+		return &resolveError{kind: ErrCredentialsNotFound, cause: err, msg: fmt.Sprintf(
+			"%s takes credentials from the environment, but the SDK credential chain (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, profile, ECS agency, CCE pod identity) of the manager found none (%s); provide one to the manager or use credentials.source Secret",
+			rc.describe(), cause)}
+	}
+	return &resolveError{kind: ErrConfigInvalid, cause: err, msg: fmt.Sprintf(
+		"%s cannot be used to build a CSMS client (%s); fix its spec", rc.describe(), cause)}
+}
+
+// safeCause renders err on one line, without any of the given values, at most
+// maxCauseLen bytes long.
+func safeCause(err error, values ...string) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	for _, v := range values {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	if len(s) > maxCauseLen {
+		cut := maxCauseLen
+		for cut > 0 && s[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// lookup returns the cached entry of rc if it is still current.
+func (r *Resolver) lookup(rc *resolvedConfig, secretRV string) *cacheEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[rc.target.Key]
+	if e == nil || !e.current(rc, secretRV) {
+		return nil
+	}
+	return e
+}
+
+// store caches a newly built client. If another goroutine stored a client for the same
+// versions meanwhile, that one wins so that callers share one instance.
+func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client) (csms.Client, *Target, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.entries[rc.target.Key]; e != nil && e.current(rc, secretRV) {
+		t := e.target
+		return e.client, &t, nil
+	}
+	e := &cacheEntry{
+		uid:        rc.obj.GetUID(),
+		generation: rc.obj.GetGeneration(),
+		secretRV:   secretRV,
+		client:     c,
+		target:     rc.target,
+	}
+	r.entries[rc.target.Key] = e
+	t := e.target
+	return c, &t, nil
+}
+
+func (e *cacheEntry) current(rc *resolvedConfig, secretRV string) bool {
+	return e.uid == rc.obj.GetUID() &&
+		e.generation == rc.obj.GetGeneration() &&
+		e.target.CredentialsSecret == rc.target.CredentialsSecret &&
+		e.target.UseEnvironment == rc.target.UseEnvironment &&
+		e.secretRV == secretRV
+}
+
+// cachedSecretRV reads the Secret's resourceVersion from the manager's metadata-only
+// Secret informer (the one the controllers' metadata watches run), so no Secret data is
+// cached and steady-state resolution makes no API call.
+func (r *Resolver) cachedSecretRV(ctx context.Context, key types.NamespacedName) (string, bool, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.kube.Get(ctx, key, m); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("getting credentials Secret %s metadata: %w", key, err)
+	}
+	return m.GetResourceVersion(), true, nil
+}
+
+// readCredentials GETs the Secret directly from the API server, checks its keys and puts
+// them into cfg. It returns the resourceVersion of what it read. Messages name keys,
+// never values.
+func (r *Resolver) readCredentials(ctx context.Context, rc *resolvedConfig, cfg *csms.Config) (string, error) {
+	key := rc.target.CredentialsSecret
+	s := &corev1.Secret{}
+	if err := r.apiReader.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", newError(ErrCredentialsNotFound, fmt.Sprintf(
+				"credentials Secret %q in namespace %q of %s not found; create it with keys %s and %s (and optionally %s)",
+				key.Name, key.Namespace, rc.describe(),
+				v1alpha1.CredentialsKeyAccessKeyID, v1alpha1.CredentialsKeySecretAccessKey, v1alpha1.CredentialsKeySecurityToken))
+		}
+		return "", fmt.Errorf("getting credentials Secret %s: %w", key, err)
+	}
+	var missing []string
+	for _, k := range []string{v1alpha1.CredentialsKeyAccessKeyID, v1alpha1.CredentialsKeySecretAccessKey} {
+		if len(s.Data[k]) == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		what := fmt.Sprintf("key %q", missing[0])
+		if len(missing) == 2 {
+			what = fmt.Sprintf("keys %q and %q", missing[0], missing[1])
+		}
+		return "", newError(ErrCredentialsNotFound, fmt.Sprintf(
+			"credentials Secret %q in namespace %q of %s is missing %s (or it is empty); add it to the Secret",
+			key.Name, key.Namespace, rc.describe(), what))
+	}
+	cfg.AccessKey = string(s.Data[v1alpha1.CredentialsKeyAccessKeyID])
+	cfg.SecretKey = string(s.Data[v1alpha1.CredentialsKeySecretAccessKey])
+	cfg.SecurityToken = string(s.Data[v1alpha1.CredentialsKeySecurityToken])
+	return s.ResourceVersion, nil
+}

@@ -1,0 +1,319 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+)
+
+// Shared by the envtest tests of this package.
+var (
+	// k8sClient talks to the API server directly (no cache), as a user would.
+	k8sClient client.Client
+	// resolver is the one the reconcilers use, built on the manager's cached client and
+	// API reader exactly as cmd/manager wires it.
+	resolver *Resolver
+	// builds counts and records every client the resolver builds.
+	builds = &countingFactory{}
+	// managerLog captures everything the manager and the reconcilers log.
+	managerLog = &syncBuffer{}
+)
+
+// testPollTimeout is generous: the machine is small and shared.
+const (
+	testPollTimeout  = 30 * time.Second
+	testPollInterval = 100 * time.Millisecond
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		assets, err := envtestAssets()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
+			return 1
+		}
+		os.Setenv("KUBEBUILDER_ASSETS", assets)
+	}
+	// funcr renders every key/value pair, so the canary test sees exactly what a JSON
+	// log would carry.
+	ctrl.SetLogger(funcr.New(func(prefix, args string) {
+		fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
+	}, funcr.Options{Verbosity: 10}))
+
+	testEnv := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := testEnv.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
+		}
+	}()
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 1
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		return 1
+	}
+	resolver = NewResolver(mgr.GetClient(), mgr.GetAPIReader(), WithClientFactory(builds.New))
+	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup ProviderConfig controller: %v\n", err)
+		return 1
+	}
+	if err := (&ClusterProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup ClusterProviderConfig controller: %v\n", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "cache did not sync")
+		return 1
+	}
+
+	code := m.Run()
+	// Every test has run by now, so this sees all the manager logged in this package,
+	// including the canary credentials of TestCanaryCredentialsNeverLeak.
+	if containsCanary(managerLog.String()) {
+		fmt.Fprintln(os.Stderr, "FAIL: the manager log contains a canary credential")
+		return 1
+	}
+	if code != 0 {
+		// The manager's log helps explain a failure; it holds no credential (checked
+		// above).
+		fmt.Fprintf(os.Stderr, "---- manager log ----\n%s\n", managerLog.String())
+	}
+	return code
+}
+
+// envtestAssets runs hack/setup-envtest.sh (a no-op when the binaries are built) and
+// returns the last line of its output, so `go test ./internal/provider/` works without
+// exporting KUBEBUILDER_ASSETS first.
+func envtestAssets() (string, error) {
+	out, err := exec.Command(filepath.Join("..", "..", "hack", "setup-envtest.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/setup-envtest.sh: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+// countingFactory wraps csms.New: it counts builds per endpoint (each test uses its own
+// endpoint, so tests running reconciles in the background do not disturb each other's
+// counts) and keeps the last config built per endpoint.
+type countingFactory struct {
+	mu     sync.Mutex
+	counts map[string]int
+	last   map[string]csms.Config
+}
+
+func (f *countingFactory) New(cfg csms.Config) (csms.Client, error) {
+	c, err := csms.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counts == nil {
+		f.counts = map[string]int{}
+		f.last = map[string]csms.Config{}
+	}
+	f.counts[cfg.Endpoint]++
+	f.last[cfg.Endpoint] = cfg
+	return c, nil
+}
+
+func (f *countingFactory) count(endpoint string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[endpoint]
+}
+
+func (f *countingFactory) lastConfig(endpoint string) (csms.Config, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.last[endpoint]
+	return c, ok
+}
+
+// syncBuffer is a bytes.Buffer safe for the manager's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ---- helpers ----
+
+// newNamespace creates a namespace with a generated name and the given labels.
+func newNamespace(t *testing.T, prefix string, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-", Labels: labels}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// credentialsSecret returns a Secret with the given data (string values).
+func credentialsSecret(ns, name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+// projectID is a syntactically valid 32-character project ID.
+const projectID = "0123456789abcdef0123456789abcdef"
+
+func providerConfig(ns, name, endpoint, secretName string) *v1alpha1.ProviderConfig {
+	return &v1alpha1.ProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.ProviderConfigSpec{
+			ProviderSettings: v1alpha1.ProviderSettings{Region: "cn-north-4", ProjectID: projectID, Endpoint: endpoint},
+			Credentials: v1alpha1.ProviderCredentials{
+				Source:    v1alpha1.CredentialsSourceSecret,
+				SecretRef: &v1alpha1.LocalSecretReference{Name: secretName},
+			},
+		},
+	}
+}
+
+func clusterProviderConfig(name, endpoint, secretNS, secretName string, sel *metav1.LabelSelector) *v1alpha1.ClusterProviderConfig {
+	return &v1alpha1.ClusterProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterProviderConfigSpec{
+			ProviderSettings: v1alpha1.ProviderSettings{Region: "cn-north-4", ProjectID: projectID, Endpoint: endpoint},
+			Credentials: v1alpha1.ClusterProviderCredentials{
+				Source:    v1alpha1.CredentialsSourceSecret,
+				SecretRef: &v1alpha1.NamespacedSecretReference{Namespace: secretNS, Name: secretName},
+			},
+			NamespaceSelector: sel,
+		},
+	}
+}
+
+func mustCreate(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8sClient.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// eventually polls cond until it returns nil or the deadline passes, then fails with the
+// last error.
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(testPollTimeout)
+	var last error
+	for {
+		if last = cond(); last == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s: %v", what, testPollTimeout, last)
+		}
+		time.Sleep(testPollInterval)
+	}
+}
+
+// readyOf fetches obj and returns its Ready condition and status.observedGeneration.
+func readyOf(obj client.Object) (*metav1.Condition, int64, error) {
+	if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		return nil, 0, err
+	}
+	st := statusOf(obj)
+	return findReady(st.Conditions), st.ObservedGeneration, nil
+}
+
+// waitReady waits until obj's Ready condition has the given status and reason for the
+// object's current generation, and returns it.
+func waitReady(t *testing.T, obj client.Object, status metav1.ConditionStatus, reason string) metav1.Condition {
+	t.Helper()
+	var got metav1.Condition
+	eventually(t, fmt.Sprintf("%T %s Ready=%s/%s", obj, obj.GetName(), status, reason), func() error {
+		c, observed, err := readyOf(obj)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return fmt.Errorf("no Ready condition yet")
+		}
+		if c.Status != status || c.Reason != reason {
+			return fmt.Errorf("Ready=%s/%s: %s", c.Status, c.Reason, c.Message)
+		}
+		if c.ObservedGeneration != obj.GetGeneration() || observed != obj.GetGeneration() {
+			return fmt.Errorf("observedGeneration condition=%d status=%d, generation %d",
+				c.ObservedGeneration, observed, obj.GetGeneration())
+		}
+		got = *c
+		return nil
+	})
+	return got
+}
