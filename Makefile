@@ -174,3 +174,13 @@ bench: envtest ## Benchmark N ManagedSecrets at Q req/s (BENCH_N=1000 BENCH_QPS=
 .PHONY: bench-smoke
 bench-smoke: envtest ## Quick benchmark (N=50) so the harness cannot rot; writes .local/bench-smoke/result.json.
 	go run ./test/bench/cmd/bench -n 50 -qps $(BENCH_QPS) -source-updates 20 -dir .local/bench-smoke -timeout 10m
+
+##@ Documentation
+
+.PHONY: api-docs
+api-docs: manifests ## Regenerate docs/api-reference.md from the CRDs and api/v1alpha1/conditions.go.
+	go run ./hack/gen-api-docs
+
+.PHONY: verify-api-docs
+verify-api-docs: ## Fail when docs/api-reference.md is out of date (also a test of `make test`).
+	go test -count=1 -run 'TestAPIReferenceUpToDate' ./hack/gen-api-docs/
