@@ -92,6 +92,9 @@ func PrintTable(w io.Writer, r *Result) {
 	for _, op := range ops {
 		row("  "+op, fmt.Sprintf("%.2f", r.CallsPerSecret[op]), "", "")
 	}
+	if r.ReconcilesPerSecret > 0 {
+		row("reconciles per secret, create path", fmt.Sprintf("%.2f", r.ReconcilesPerSecret), "", "")
+	}
 	if r.ThrottledPerSecret > 0 {
 		row("  of which throttled (429)", fmt.Sprintf("%.2f", r.ThrottledPerSecret), "", "")
 	}
@@ -100,6 +103,9 @@ func PrintTable(w io.Writer, r *Result) {
 	row(fmt.Sprintf("source change → new version, p50 (%d)", r.SourceChangeUpdates-r.SourceChangeMissed), fmt.Sprintf("%.0f ms", r.SourceChangeP50Ms), "", "")
 	row("source change → new version, p99", fmt.Sprintf("%.0f ms", r.SourceChangeP99Ms), "≤ 2000 ms (idle)", verdict(r.SourceChangeP99Ms <= 2000 && r.SourceChangeMissed == 0, r.SourceChangeUpdates > 0))
 	row("manager peak RSS (VmHWM), rate-limited run", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB @ N=10k", rssVerdict(r))
+	if r.GoSysMiB > 0 {
+		row("  Go heap in use / memory from the OS", fmt.Sprintf("%.1f / %.1f MiB", r.HeapInuseMiB, r.GoSysMiB), "", "")
+	}
 	row("manager CPU (user+sys), rate-limited run", fmt.Sprintf("%.2f s", r.CPUS), "", "")
 	row("  of which until all Ready", fmt.Sprintf("%.2f s", r.CPUConvergeS), "", "")
 	if r.ConvergeUnlimitedS > 0 {

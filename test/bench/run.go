@@ -76,6 +76,14 @@ type Result struct {
 	SourceChangeMaxMs   float64 `json:"source_change_max_ms"`
 	SourceChangeCalls   string  `json:"source_change_calls"`
 
+	// ReconcilesPerSecret is controller_runtime_reconcile_total of the managedsecret
+	// controller per ManagedSecret, over the create path (rate-limited run).
+	ReconcilesPerSecret float64 `json:"reconciles_per_secret_create"`
+	// HeapInuseMiB and GoSysMiB are the manager's Go heap in use and memory obtained from
+	// the OS, at the end of the rate-limited run (its /metrics).
+	HeapInuseMiB float64 `json:"manager_heap_inuse_mib"`
+	GoSysMiB     float64 `json:"manager_go_sys_mib"`
+
 	PeakRSSMiB          float64 `json:"peak_rss_mib"`
 	CPUS                float64 `json:"cpu_s"`
 	CPUConvergeS        float64 `json:"cpu_converge_s"`
@@ -212,6 +220,14 @@ type phase struct {
 	admin   *Admin
 	tracker *readyTracker
 	cancel  context.CancelFunc
+	// metricsURL is the manager's plain-HTTP /metrics on loopback.
+	metricsURL string
+}
+
+// managerMetrics scrapes the figures the benchmark reports from the manager's /metrics.
+func (ph *phase) managerMetrics(ctx context.Context) (map[string]float64, error) {
+	return scrapeMetrics(ctx, ph.metricsURL, []string{`controller="managedsecret"`},
+		"controller_runtime_reconcile_total", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines")
 }
 
 func (ph *phase) stop() {
@@ -276,7 +292,14 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 		return nil, err
 	}
 	r.logf("%s: %d source Secrets created in %.1fs", name, len(r.items), time.Since(t0).Seconds())
-	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: r.cfg.ManagerArgs})
+	ports, err := localenv.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	ph.metricsURL = "http://" + ports[0] + "/metrics"
+	// Later flags win: plain HTTP metrics on loopback, so the harness can read them.
+	margs := append([]string{"--metrics-bind-address=" + ports[0], "--metrics-secure=false"}, r.cfg.ManagerArgs...)
+	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: margs})
 	if err != nil {
 		return nil, err
 	}
@@ -350,6 +373,11 @@ func (r *runner) limitedRun(ctx context.Context) error {
 	if s, err := ReadProc(pid); err == nil {
 		r.res.CPUConvergeS = round(s.CPU.Seconds(), 2)
 	}
+	if m, err := ph.managerMetrics(ctx); err != nil {
+		r.note("manager metrics: %v", err)
+	} else {
+		r.res.ReconcilesPerSecret = round(m["controller_runtime_reconcile_total"]/float64(r.cfg.N), 3)
+	}
 
 	if err := r.steadyState(ctx, ph); err != nil {
 		return err
@@ -363,6 +391,12 @@ func (r *runner) limitedRun(ctx context.Context) error {
 	}
 	r.res.PeakRSSMiB = round(s.PeakRSSMiB(), 1)
 	r.res.CPUS = round(s.CPU.Seconds(), 2)
+	if m, err := ph.managerMetrics(ctx); err != nil {
+		r.note("manager metrics: %v", err)
+	} else {
+		r.res.HeapInuseMiB = round(m["go_memstats_heap_inuse_bytes"]/(1<<20), 1)
+		r.res.GoSysMiB = round(m["go_memstats_sys_bytes"]/(1<<20), 1)
+	}
 	r.logf("limited: manager peak RSS %.1f MiB, CPU %.2fs", r.res.PeakRSSMiB, r.res.CPUS)
 	return r.write() // keep partial results if a later phase fails
 }
