@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -72,7 +73,8 @@ func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	orig := pc.DeepCopy()
 	_, target, err := r.Resolver.clientForProviderConfig(ctx, pc)
-	return reconcileStatus(ctx, r.Client, r.Recorder, orig, pc, &pc.Status, target, err)
+	res, err := reconcileStatus(ctx, r.Client, r.Recorder, orig, pc, &pc.Status, target, err)
+	return recheckEnvironment(pc.Spec.Credentials.Source, res, err, findReady(pc.Status.Conditions))
 }
 
 // Reconcile checks a ClusterProviderConfig's selector and credentials and writes its
@@ -92,7 +94,8 @@ func (r *ClusterProviderConfigReconciler) Reconcile(ctx context.Context, req ctr
 	}
 	orig := cpc.DeepCopy()
 	_, target, err := r.Resolver.clientForClusterProviderConfig(ctx, cpc)
-	return reconcileStatus(ctx, r.Client, r.Recorder, orig, cpc, &cpc.Status, target, err)
+	res, err := reconcileStatus(ctx, r.Client, r.Recorder, orig, cpc, &cpc.Status, target, err)
+	return recheckEnvironment(cpc.Spec.Credentials.Source, res, err, findReady(cpc.Status.Conditions))
 }
 
 // conditionedObject is what both config kinds share for status handling.
@@ -141,6 +144,22 @@ func reconcileStatus(ctx context.Context, c client.Client, rec events.EventRecor
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// envRecheckInterval is how often a config whose SDK credential chain found nothing is
+// checked again: the environment (a mounted profile, pod identity token, agency) can
+// change without any Kubernetes event to watch.
+const envRecheckInterval = time.Minute
+
+// recheckEnvironment requeues an Environment-source config that is not Ready.
+func recheckEnvironment(source v1alpha1.CredentialsSource, res ctrl.Result, err error, ready *metav1.Condition) (ctrl.Result, error) {
+	if err != nil || source != v1alpha1.CredentialsSourceEnvironment || ready == nil || ready.Status == metav1.ConditionTrue {
+		return res, err
+	}
+	if res.RequeueAfter == 0 || res.RequeueAfter > envRecheckInterval {
+		res.RequeueAfter = envRecheckInterval
+	}
+	return res, nil
 }
 
 func findReady(conds []metav1.Condition) *metav1.Condition {

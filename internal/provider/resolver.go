@@ -96,6 +96,9 @@ type Resolver struct {
 	timeout    time.Duration
 	maxRetries int
 
+	// now is time.Now, replaceable in tests of failed-build expiry.
+	now func() time.Time
+
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
 }
@@ -108,7 +111,10 @@ type cacheEntry struct {
 	// holds; empty for the Environment source.
 	secretRV string
 	client   csms.Client
-	target   Target
+	// err is set instead of client when the build failed; such an entry expires.
+	err     error
+	expires time.Time
+	target  Target
 }
 
 // NewResolver returns a Resolver reading configs through c (the manager's cached client)
@@ -118,6 +124,7 @@ func NewResolver(c client.Client, apiReader client.Reader, opts ...Option) *Reso
 		kube:      c,
 		apiReader: apiReader,
 		factory:   csms.New,
+		now:       time.Now,
 		entries:   map[string]*cacheEntry{},
 	}
 	for _, o := range opts {
@@ -322,8 +329,7 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 	}
 
 	if e := r.lookup(rc, secretRV); e != nil {
-		t := e.target
-		return e.client, &t, nil
+		return e.result()
 	}
 
 	cfg := csms.Config{
@@ -348,16 +354,18 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 		// The metadata cache may lag behind the API server; if what we just read is
 		// what the cached client was built from, keep it.
 		if e := r.lookup(rc, secretRV); e != nil {
-			t := e.target
-			return e.client, &t, nil
+			return e.result()
 		}
 	}
 
 	c, err := r.factory(cfg)
 	if err != nil {
-		return nil, nil, buildError(rc, cfg, err)
+		// Remembered for a while: with the Environment source a failing SDK chain can
+		// take seconds (the ECS metadata endpoint times out), and every ManagedSecret
+		// using the config would pay it on every pass.
+		return r.store(rc, secretRV, nil, buildError(rc, cfg, err))
 	}
-	return r.store(rc, secretRV, c)
+	return r.store(rc, secretRV, c, nil)
 }
 
 // maxCauseLen bounds the part of a client-construction error quoted in a message.
@@ -409,35 +417,53 @@ func (r *Resolver) lookup(rc *resolvedConfig, secretRV string) *cacheEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.entries[rc.target.Key]
-	if e == nil || !e.current(rc, secretRV) {
+	if e == nil || !e.current(rc, secretRV, r.now()) {
 		return nil
 	}
 	return e
 }
 
-// store caches a newly built client. If another goroutine stored a client for the same
-// versions meanwhile, that one wins so that callers share one instance.
-func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client) (csms.Client, *Target, error) {
+// store caches a newly built client, or the error of a failed build until
+// failedBuildRetry has passed. If another goroutine stored a client for the same versions
+// meanwhile, that one wins so that callers share one instance.
+func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client, buildErr error) (csms.Client, *Target, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e := r.entries[rc.target.Key]; e != nil && e.current(rc, secretRV) {
-		t := e.target
-		return e.client, &t, nil
+	now := r.now()
+	if e := r.entries[rc.target.Key]; e != nil && e.err == nil && e.current(rc, secretRV, now) {
+		return e.result()
 	}
 	e := &cacheEntry{
 		uid:        rc.obj.GetUID(),
 		generation: rc.obj.GetGeneration(),
 		secretRV:   secretRV,
 		client:     c,
+		err:        buildErr,
 		target:     rc.target,
 	}
+	if buildErr != nil {
+		e.expires = now.Add(failedBuildRetry)
+	}
 	r.entries[rc.target.Key] = e
-	t := e.target
-	return c, &t, nil
+	return e.result()
 }
 
-func (e *cacheEntry) current(rc *resolvedConfig, secretRV string) bool {
-	return e.uid == rc.obj.GetUID() &&
+// failedBuildRetry is how long a failed client build is remembered before it is tried
+// again (a config or Secret change retries at once).
+const failedBuildRetry = 30 * time.Second
+
+// result returns what ClientFor returns for this entry; the Target is a copy.
+func (e *cacheEntry) result() (csms.Client, *Target, error) {
+	if e.err != nil {
+		return nil, nil, e.err
+	}
+	t := e.target
+	return e.client, &t, nil
+}
+
+func (e *cacheEntry) current(rc *resolvedConfig, secretRV string, now time.Time) bool {
+	return (e.expires.IsZero() || now.Before(e.expires)) &&
+		e.uid == rc.obj.GetUID() &&
 		e.generation == rc.obj.GetGeneration() &&
 		e.target.CredentialsSecret == rc.target.CredentialsSecret &&
 		e.target.UseEnvironment == rc.target.UseEnvironment &&

@@ -56,12 +56,15 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
 			return 1
 		}
-		os.Setenv("KUBEBUILDER_ASSETS", assets)
+		if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
+			fmt.Fprintf(os.Stderr, "setting KUBEBUILDER_ASSETS: %v\n", err)
+			return 1
+		}
 	}
 	// funcr renders every key/value pair, so the canary test sees exactly what a JSON
 	// log would carry.
 	ctrl.SetLogger(funcr.New(func(prefix, args string) {
-		fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
+		_, _ = fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
 	}, funcr.Options{Verbosity: 10}))
 
 	testEnv := &envtest.Environment{
