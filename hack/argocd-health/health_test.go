@@ -226,3 +226,19 @@ func declaredReasons(t *testing.T) []string {
 	}
 	return out
 }
+
+// TestGuideShowsTheTestedScript keeps the copy in docs/guides/argocd.md identical to the
+// file this package tests.
+func TestGuideShowsTheTestedScript(t *testing.T) {
+	script, err := os.ReadFile(scriptFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile("../../docs/guides/argocd.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(guide), "```lua\n"+string(script)+"```\n") {
+		t.Fatal("docs/guides/argocd.md does not show docs/argocd/managedsecret-health.lua verbatim; copy the file into its lua block")
+	}
+}
