@@ -131,8 +131,8 @@ func reconcileStatus(ctx context.Context, c client.Client, rec events.EventRecor
 		return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
 	}
 
-	// Events only when Ready changes (status or reason), so resyncs stay quiet.
-	if prev == nil || prev.Status != cond.Status || prev.Reason != cond.Reason {
+	// Events only when Ready changes (messages are stable, so resyncs stay quiet).
+	if prev == nil || prev.Status != cond.Status || prev.Reason != cond.Reason || prev.Message != cond.Message {
 		logger.Info("Provider config readiness changed", "object", klog.KObj(obj),
 			"ready", cond.Status, "reason", cond.Reason)
 		if rec != nil {
