@@ -13,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
@@ -254,5 +255,17 @@ func updateMS(t *testing.T, key client.ObjectKey, mut func(*v1alpha1.ManagedSecr
 		if !apierrors.IsConflict(err) || i > 10 {
 			t.Fatalf("updating %s: %v", key, err)
 		}
+	}
+}
+
+// forceResync annotates the resource with a merge patch of metadata only, as
+// `kubectl annotate` does. (An Update from a Go client would also rewrite the defaulted
+// spec.resyncInterval "10m" as "10m0s" and so bump the generation.)
+func forceResync(t *testing.T, key client.ObjectKey, i int) {
+	t.Helper()
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{"test/resync":"%d"}}}`, i))
+	ms := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	if err := k8sClient.Patch(context.Background(), ms, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatalf("annotating %s: %v", key, err)
 	}
 }

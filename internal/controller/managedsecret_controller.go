@@ -199,6 +199,8 @@ func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alp
 	} else {
 		own = ownershipOf(ms, sec, nil)
 		if !own.owned() || ms.Generation != ms.Status.ObservedGeneration || hasPendingMark(ms) {
+			log.V(1).Info("Reading tags", "ownedByID", own.owned(), "generation", ms.Generation,
+				"observedGeneration", ms.Status.ObservedGeneration, "createPending", hasPendingMark(ms))
 			if tags, err = cli.ListTags(ctx, sec.ID); err != nil {
 				return 0, step(err, "reading tags of CSMS secret %q", name)
 			}
@@ -328,6 +330,9 @@ func (r *ManagedSecretReconciler) syncValue(ctx context.Context, cli csms.Client
 	if rv == ms.Status.ObservedSourceVersion && ms.Generation == ms.Status.ObservedGeneration {
 		return false, nil
 	}
+	logf.FromContext(ctx).V(1).Info("Source changed since the last push; comparing values",
+		"sourceVersion", rv, "observedSourceVersion", ms.Status.ObservedSourceVersion,
+		"generation", ms.Generation, "observedGeneration", ms.Status.ObservedGeneration)
 	src, err := r.Sources.Read(ctx, ms.Namespace, ref)
 	if err != nil {
 		return false, step(err, "reading the value source")
@@ -569,8 +574,11 @@ func ignoreConflict(err error) error {
 }
 
 // managedSecretChanged lets through the updates that need a reconcile: spec (generation),
-// annotations (including a manual "resync" annotation), finalizers and deletion. Status
-// patches, which the reconciler itself makes every pass, do not trigger another pass.
+// annotations (so a user can force a resync by annotating), finalizers and deletion.
+//
+// The reconciler's own writes do not trigger another pass: status patches (every pass) and
+// the create-pending mark. Such a pass would only cost cloud reads, and it would likely run
+// on a cached object that does not have the status of the pass before it yet.
 var managedSecretChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld, e.ObjectNew
@@ -578,10 +586,20 @@ var managedSecretChanged = predicate.Funcs{
 			return true
 		}
 		return o.GetGeneration() != n.GetGeneration() ||
-			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
+			!maps.Equal(userAnnotations(o.GetAnnotations()), userAnnotations(n.GetAnnotations())) ||
 			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
 			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 	},
+}
+
+// userAnnotations are the annotations without the reconciler's own mark.
+func userAnnotations(a map[string]string) map[string]string {
+	if _, ok := a[v1alpha1.AnnotationCreatePending]; !ok {
+		return a
+	}
+	out := maps.Clone(a)
+	delete(out, v1alpha1.AnnotationCreatePending)
+	return out
 }
 
 // SetupWithManager registers the controller, the field indexes it maps through, and the

@@ -70,6 +70,13 @@ func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1a
 
 	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
 	if err != nil {
+		// A resource that never created or adopted a secret (no ID in status, no
+		// create-pending mark) has nothing in the cloud to delete, so an unusable provider
+		// config must not keep it: typically it was refused that config from the start.
+		if ms.Status.SecretID == "" && !hasPendingMark(ms) {
+			log.Info("Provider config unusable and no cloud secret recorded; nothing to delete", "error", err.Error())
+			return true, nil
+		}
 		return false, err
 	}
 	sec, err := cli.GetSecret(ctx, name)

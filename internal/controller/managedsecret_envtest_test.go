@@ -2,19 +2,24 @@ package controller
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/emulator"
 )
 
 func isNotFound(err error) bool { return errors.Is(err, csms.ErrNotFound) }
@@ -148,12 +153,7 @@ func TestNoNewVersionOnResyncLabelChangeOrUnrelatedSecret(t *testing.T) {
 	// Forced resyncs.
 	for i := range 3 {
 		shows := opCount("ShowSecret")
-		updateMS(t, key, func(m *v1alpha1.ManagedSecret) {
-			if m.Annotations == nil {
-				m.Annotations = map[string]string{}
-			}
-			m.Annotations["test/resync"] = fmt.Sprint(i)
-		})
+		forceResync(t, key, i)
 		eventually(t, "a resync", func() (bool, string) { return opCount("ShowSecret") > shows, "" })
 	}
 	// A label change of the source.
@@ -423,5 +423,393 @@ func TestRecreatedWhilePendingDeletionIsRestored(t *testing.T) {
 	// The owner tag now names the new resource.
 	if owner := cloudTags(t, sec.ID)["csms-operator-owner"]; !strings.HasSuffix(owner, string(got.UID)) {
 		t.Errorf("owner tag %q does not carry the new UID %s", owner, got.UID)
+	}
+}
+
+// TestCanaryValueAbsentFromLogsEventsStatus pushes canary values through every source
+// kind and a source change, then searches the manager's log, the events and the status.
+func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
+	ns := newNamespace(t, nil)
+	canary1 := "CANARY-one-" + randSuffix()
+	canary2 := "CANARY-two-" + randSuffix()
+	canaryBin := "CANARY-bin-" + randSuffix()
+	newSource(t, ns, "src", map[string]string{"password": canary1, "bin": canaryBin})
+	one := newManagedSecret(t, ns, "canary", nil)
+	whole := newManagedSecret(t, ns, "canary-whole", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Value = v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "src"}}
+	})
+	bin := newManagedSecret(t, ns, "canary-bin", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Value = v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "bin"}}
+	})
+	gen := newManagedSecret(t, ns, "canary-gen", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 40}}
+	})
+	all := []*v1alpha1.ManagedSecret{one, whole, bin, gen}
+	for _, ms := range all {
+		waitReady(t, client.ObjectKeyFromObject(ms))
+	}
+	setSourceData(t, ns, "src", "password", canary2)
+	eventually(t, "the changed canary in CSMS", func() (bool, string) {
+		v, vid := cloudValue(t, one.Name)
+		return v == canary2, vid
+	})
+	generated, _ := cloudValue(t, gen.Name)
+	if len(generated) != 40 {
+		t.Fatalf("generated value has %d characters, want 40", len(generated))
+	}
+	wholeValue, _ := cloudValue(t, whole.Name)
+	if !strings.Contains(wholeValue, canary1) && !strings.Contains(wholeValue, canary2) {
+		t.Fatalf("secretRef value does not hold the Secret's keys")
+	}
+	// Let the follow-up passes run and log.
+	for _, ms := range all {
+		eventually(t, "settled after the change", func() (bool, string) {
+			got := getMS(t, client.ObjectKeyFromObject(ms))
+			c := got.GetCondition(v1alpha1.ConditionTypeSynced)
+			return c != nil && c.Status == metav1.ConditionTrue, fmt.Sprint(c)
+		})
+	}
+
+	secrets := map[string]string{"canary1": canary1, "canary2": canary2, "binary canary": canaryBin, "generated value": generated}
+	for what, v := range maps.Clone(secrets) {
+		secrets[what+" (base64)"] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	logText := managerLog.String()
+	if !strings.Contains(logText, one.Name) {
+		t.Fatalf("the captured manager log does not mention %s; is the log captured at all?", one.Name)
+	}
+	for what, v := range secrets {
+		if strings.Contains(logText, v) {
+			t.Errorf("the manager log contains the %s", what)
+		}
+	}
+	var l eventsv1.EventList
+	if err := k8sClient.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Items) == 0 {
+		t.Fatal("no events recorded")
+	}
+	for _, e := range l.Items {
+		text := e.Note + " " + e.Reason + " " + e.Action
+		for what, v := range secrets {
+			if strings.Contains(text, v) {
+				t.Errorf("event %s contains the %s", e.Reason, what)
+			}
+		}
+	}
+	for _, ms := range all {
+		b, err := json.Marshal(getMS(t, client.ObjectKeyFromObject(ms)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, v := range secrets {
+			if strings.Contains(string(b), v) {
+				t.Errorf("%s contains the %s", ms.Name, what)
+			}
+		}
+	}
+}
+
+// TestSettledSecretResyncsMakeNoWrites forces N resyncs of a settled secret: each costs
+// exactly one cloud read (ShowSecret) and no write.
+func TestSettledSecretResyncsMakeNoWrites(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "settled", nil)
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+	// Let the passes triggered by creation (mark removal, status) finish.
+	time.Sleep(2 * time.Second)
+
+	total := func() int {
+		n := 0
+		for _, byStatus := range emu.Stats() {
+			for _, c := range byStatus {
+				n += c
+			}
+		}
+		return n
+	}
+	const n = 10
+	writes, shows, all, statsBefore := writeCount(), opCount("ShowSecret"), total(), emu.Stats()
+	for i := range n {
+		forceResync(t, key, i)
+		eventually(t, fmt.Sprintf("resync %d", i), func() (bool, string) {
+			return opCount("ShowSecret") >= shows+i+1, ""
+		})
+	}
+	time.Sleep(time.Second)
+	if d := writeCount() - writes; d != 0 {
+		t.Errorf("%d cloud writes during %d resyncs of a settled secret, want 0", d, n)
+	}
+	reads := opCount("ShowSecret") - shows
+	if reads < n || reads > n+1 {
+		t.Errorf("%d ShowSecret calls for %d resyncs, want one each", reads, n)
+	}
+	if other := total() - all - reads; other != 0 {
+		t.Errorf("%d cloud calls besides ShowSecret during resyncs, want 0; before %v after %v", other, statsBefore, emu.Stats())
+	}
+	waitReady(t, key)
+}
+
+// TestRefusedSpecInvalidSpecNoHotLoop: a replica in the primary region passes the schema
+// but CSMS refuses it: InvalidSpec, and no retry storm.
+func TestRefusedSpecInvalidSpecNoHotLoop(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "refused", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: emuRegion, ProjectID: emuProjectID}}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
+	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
+	c := got.GetCondition(v1alpha1.ConditionTypeSynced)
+	if !strings.Contains(c.Message, emuRegion) || !strings.Contains(c.Message, "CSMS.0002") || strings.Contains(c.Message, "request id") {
+		t.Errorf("message %q should name the region and the CSMS code, without a request id", c.Message)
+	}
+	attempts := opCount("CreateSecretReplica")
+	time.Sleep(5 * time.Second)
+	if d := opCount("CreateSecretReplica") - attempts; d > 0 {
+		t.Errorf("%d more CreateSecretReplica attempts in 5s: hot loop", d)
+	}
+	if got.Status.SecretID == "" {
+		t.Errorf("status lost the created secret's ID")
+	}
+	// Fixing the spec is not possible for replicas (they cannot be removed), so delete it.
+}
+
+// TestReplicaInProgressThenInSync: a replica in a served region shows IN_PROGRESS
+// (Ready=False ReplicasSyncing) and then IN_SYNC (Ready=True).
+func TestReplicaInProgressThenInSync(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "replica", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: replicaRegion, ProjectID: replicaProject}}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonReplicasSyncing)
+	if len(got.Status.Replicas) != 1 || got.Status.Replicas[0].Status != v1alpha1.ReplicaSyncInProgress || got.Status.Replicas[0].Region != replicaRegion {
+		t.Errorf("replicas while syncing = %+v", got.Status.Replicas)
+	}
+	got = waitReady(t, key)
+	if len(got.Status.Replicas) != 1 || got.Status.Replicas[0].Status != v1alpha1.ReplicaSyncInSync || got.Status.ReplicaType != v1alpha1.ReplicaTypePrimary {
+		t.Errorf("replicas after sync = %+v type %s", got.Status.Replicas, got.Status.ReplicaType)
+	}
+	waitEvent(t, got, EventReplicaCreated)
+	if n := opCount("CreateSecretReplica"); n == 0 {
+		t.Errorf("no CreateSecretReplica call")
+	}
+}
+
+// TestReplicaUnknownRegionReplicaFailed: a replica in a region CSMS does not serve fails;
+// the reason is ReplicaFailed and the message names the region.
+func TestReplicaUnknownRegionReplicaFailed(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	ms := newManagedSecret(t, ns, "badregion", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "xx-nowhere-9", ProjectID: replicaProject}}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonReplicaFailed)
+	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "xx-nowhere-9") {
+		t.Errorf("message %q does not name the region", c.Message)
+	}
+	if len(got.Status.Replicas) != 1 || got.Status.Replicas[0].Status != v1alpha1.ReplicaSyncFailed {
+		t.Errorf("replicas = %+v", got.Status.Replicas)
+	}
+}
+
+// TestCrashBetweenCreateAndTaggingNoDuplicate reproduces the state a crash between
+// CreateSecret and tagging leaves: the cloud secret exists untagged and the resource
+// carries the create-pending mark. The operator recognises it as its own, tags it, removes
+// the mark, and creates nothing twice.
+func TestCrashBetweenCreateAndTaggingNoDuplicate(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "crash-value"})
+	name := "crash-" + randSuffix()
+	pre := preCreate(t, name, "crash-value", nil)
+	creates, versions := opCount("CreateSecret"), opCount("CreateSecretVersion")
+
+	ms := newManagedSecret(t, ns, "crash", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Name = name
+		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitReady(t, key)
+	if got.Status.SecretID != pre.ID {
+		t.Errorf("status.secretID %q, want %q", got.Status.SecretID, pre.ID)
+	}
+	if _, marked := got.Annotations[v1alpha1.AnnotationCreatePending]; marked {
+		t.Errorf("the mark was not removed")
+	}
+	tags := cloudTags(t, pre.ID)
+	if tags["managed-by"] != "csms-operator" || !strings.HasSuffix(tags["csms-operator-owner"], string(got.UID)) {
+		t.Errorf("tags = %v", tags)
+	}
+	if d := opCount("CreateSecret") - creates; d != 0 {
+		t.Errorf("%d CreateSecret calls: duplicate create", d)
+	}
+	if d := opCount("CreateSecretVersion") - versions; d != 0 {
+		t.Errorf("%d new versions for an unchanged value", d)
+	}
+}
+
+// TestCrashAfterCreateTaggingFailsThenRecovers injects failures into the tag call right
+// after CreateSecret succeeded; once they stop, the same secret gets tagged (no second
+// create).
+func TestCrashAfterCreateTaggingFailsThenRecovers(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	creates := opCount("CreateSecret")
+	if err := emu.InjectFault(emulator.Fault{Operation: "BatchCreateOrDeleteTags", Status: 500, ErrorCode: "CSMS.0500", ErrorMsg: "injected"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.ClearFaults)
+	ms := newManagedSecret(t, ns, "tagfail", nil)
+	key := client.ObjectKeyFromObject(ms)
+	eventually(t, "the secret created but untagged", func() (bool, string) {
+		sec := cloudSecretOf(t, ms.Name)
+		return sec != nil && opCount("BatchCreateOrDeleteTags") > 0, ""
+	})
+	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonReconcileError)
+	if _, marked := getMS(t, key).Annotations[v1alpha1.AnnotationCreatePending]; !marked {
+		t.Errorf("the create-pending mark is missing while the secret is untagged")
+	}
+	emu.ClearFaults()
+	got := waitReady(t, key)
+	if d := opCount("CreateSecret") - creates; d != 1 {
+		t.Errorf("%d CreateSecret calls, want 1", d)
+	}
+	if tags := cloudTags(t, got.Status.SecretID); tags["managed-by"] != "csms-operator" {
+		t.Errorf("tags = %v", tags)
+	}
+}
+
+// TestThrottlingStormConverges: most calls get 429 for a while; the resource still
+// converges, and the client's rate limit (rateLimit of the provider config) bounds the
+// request rate.
+func TestThrottlingStormConverges(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	// A different endpoint spelling gives this config its own limiter.
+	endpoint := strings.Replace(emuURL, "127.0.0.1", "localhost", 1)
+	cpc := clusterProviderConfig("throttled-"+randSuffix(), endpoint, nil, &v1alpha1.RateLimit{QPS: 5, Burst: 5})
+	if err := k8sClient.Create(context.Background(), cpc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), cpc) })
+
+	total := func() int {
+		n := 0
+		for _, byStatus := range emu.Stats() {
+			for _, c := range byStatus {
+				n += c
+			}
+		}
+		return n
+	}
+	if err := emu.InjectFault(emulator.Fault{Operation: "*", Status: 429, ErrorCode: "APIGW.0308",
+		ErrorMsg: "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second", Probability: 0.6}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.ClearFaults)
+	start, before, throttled := time.Now(), total(), emu.Stats()
+	ms := newManagedSecret(t, ns, "storm", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc.Name}
+		m.Spec.Tags = map[string]string{"t": "1"}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+	elapsed := time.Since(start)
+	requests := total() - before
+	emu.ClearFaults()
+
+	got429 := 0
+	for op, byStatus := range emu.Stats() {
+		got429 += byStatus["429"] - throttled[op]["429"]
+	}
+	if got429 == 0 {
+		t.Fatalf("no request was throttled; the storm did not happen")
+	}
+	if limit := int(5*elapsed.Seconds()) + 5 + 2; requests > limit {
+		t.Errorf("%d requests in %v exceed the rate limit (5/s, burst 5)", requests, elapsed)
+	}
+	if sec := cloudSecretOf(t, ms.Name); sec == nil {
+		t.Errorf("not created")
+	}
+	if d := opCount("CreateSecret"); d == 0 {
+		t.Errorf("no create")
+	}
+}
+
+// TestProviderConfigOnlyInAnotherNamespace: a ProviderConfig serves only its own
+// namespace; a ManagedSecret elsewhere gets a clear condition and creates nothing.
+func TestProviderConfigOnlyInAnotherNamespace(t *testing.T) {
+	other := newNamespace(t, nil)
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	newSource(t, other, "creds", map[string]string{v1alpha1.CredentialsKeyAccessKeyID: emuAK, v1alpha1.CredentialsKeySecretAccessKey: emuSK})
+	pc := &v1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "team"},
+		Spec: v1alpha1.ProviderConfigSpec{
+			ProviderSettings: v1alpha1.ProviderSettings{Region: emuRegion, ProjectID: emuProjectID, Endpoint: emuURL},
+			Credentials:      v1alpha1.ProviderCredentials{Source: v1alpha1.CredentialsSourceSecret, SecretRef: &v1alpha1.LocalSecretReference{Name: "creds"}},
+		}}
+	if err := k8sClient.Create(context.Background(), pc); err != nil {
+		t.Fatal(err)
+	}
+	creates := opCount("CreateSecret")
+	ms := newManagedSecret(t, ns, "wrongns", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: "team"}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	if c := got.GetCondition(v1alpha1.ConditionTypeSynced); !strings.Contains(c.Message, ns) || !strings.Contains(c.Message, "team") {
+		t.Errorf("message %q should name the ProviderConfig and the namespace", c.Message)
+	}
+	time.Sleep(time.Second)
+	if d := opCount("CreateSecret") - creates; d != 0 {
+		t.Errorf("%d CreateSecret calls", d)
+	}
+	if sec := cloudSecretOf(t, ms.Name); sec != nil {
+		t.Errorf("a cloud secret was created: %+v", sec)
+	}
+
+	// The same resource in the ProviderConfig's namespace works.
+	newSource(t, other, "src", map[string]string{"password": "v"})
+	ok := newManagedSecret(t, other, "rightns", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: "team"}
+	})
+	waitReady(t, client.ObjectKeyFromObject(ok))
+}
+
+// TestClusterProviderConfigSelectorExcludesNamespace: a ClusterProviderConfig whose
+// namespaceSelector does not match the namespace is refused with a clear condition.
+func TestClusterProviderConfigSelectorExcludesNamespace(t *testing.T) {
+	ns := newNamespace(t, map[string]string{"team": "other"})
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	cpc := clusterProviderConfig("selective-"+randSuffix(), emuURL,
+		&metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}, nil)
+	if err := k8sClient.Create(context.Background(), cpc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), cpc) })
+	creates := opCount("CreateSecret")
+	ms := newManagedSecret(t, ns, "excluded", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc.Name}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	if c := got.GetCondition(v1alpha1.ConditionTypeSynced); !strings.Contains(c.Message, cpc.Name) || !strings.Contains(c.Message, ns) {
+		t.Errorf("message %q should name the ClusterProviderConfig and the namespace", c.Message)
+	}
+	time.Sleep(time.Second)
+	if d := opCount("CreateSecret") - creates; d != 0 {
+		t.Errorf("%d CreateSecret calls", d)
+	}
+	if sec := cloudSecretOf(t, ms.Name); sec != nil {
+		t.Errorf("a cloud secret was created: %+v", sec)
 	}
 }

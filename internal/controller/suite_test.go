@@ -80,9 +80,12 @@ func runSuite(m *testing.M) int {
 		os.Setenv("KUBEBUILDER_ASSETS", assets)
 	}
 	// funcr renders every key/value pair, so the canary test sees what a JSON log would.
+	// Verbosity 5 includes the reconciler's and controller-runtime's debug logs; from 6 on
+	// client-go traces HTTP requests, and at 8 it dumps request and response bodies (of
+	// Secrets too), which no production setting should enable.
 	ctrl.SetLogger(funcr.New(func(prefix, args string) {
 		fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
-	}, funcr.Options{Verbosity: 10}))
+	}, funcr.Options{Verbosity: 5}))
 
 	dataDir, err := os.MkdirTemp("", "csms-controller-suite-")
 	if err != nil {
