@@ -21,18 +21,24 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	secretsv1alpha1 "github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/controller"
+	"github.com/csms-operator/csms-operator/internal/provider"
+	"github.com/csms-operator/csms-operator/internal/source"
 )
 
 var (
@@ -55,6 +61,9 @@ func main() {
 		metricsCertPath      string
 		metricsCertName      string
 		metricsCertKey       string
+		maxConcurrent        int
+		csmsTimeout          time.Duration
+		replicaPollInterval  time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
@@ -68,6 +77,12 @@ func main() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4,
+		"How many ManagedSecrets are reconciled in parallel.")
+	flag.DurationVar(&csmsTimeout, "csms-timeout", 0,
+		"Timeout of each CSMS HTTP attempt (0 = the client default).")
+	flag.DurationVar(&replicaPollInterval, "replica-poll-interval", controller.DefaultReplicaPollInterval,
+		"How often a ManagedSecret is re-read while one of its replicas is syncing.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,12 +114,38 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "csms-operator.csms-operator.io",
+		// Secret data is never cached: Secrets are watched as metadata only and their
+		// values read with a direct GET (mgr.GetAPIReader()). Disabling the cache for the
+		// type makes an accidental typed Get go to the API server instead of silently
+		// starting an informer that holds every Secret of the cluster in memory.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")
 		os.Exit(1)
 	}
 
+	ctx := ctrl.SetupSignalHandler()
+	resolver := provider.NewResolver(mgr.GetClient(), mgr.GetAPIReader(), provider.WithTimeout(csmsTimeout))
+	if err := (&provider.ProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create controller", "controller", "ProviderConfig")
+		os.Exit(1)
+	}
+	if err := (&provider.ClusterProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create controller", "controller", "ClusterProviderConfig")
+		os.Exit(1)
+	}
+	if err := (&controller.ManagedSecretReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Providers:               resolver,
+		Sources:                 &source.Reader{Client: mgr.GetAPIReader()},
+		MaxConcurrentReconciles: maxConcurrent,
+		ReplicaPollInterval:     replicaPollInterval,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		setupLog.Error(err, "Unable to create controller", "controller", "ManagedSecret")
+		os.Exit(1)
+	}
 	// +kubebuilder:scaffold:builder
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -117,7 +158,7 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)
 	}
