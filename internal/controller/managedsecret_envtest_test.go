@@ -813,3 +813,75 @@ func TestClusterProviderConfigSelectorExcludesNamespace(t *testing.T) {
 		t.Errorf("a cloud secret was created: %+v", sec)
 	}
 }
+
+// TestRotationNotOverwrittenByUnchangedSource: CSMS rotates the value (emulator clock
+// moved past the rotation period); the operator shows the new version and does not push
+// the unchanged source value back over it.
+func TestRotationNotOverwrittenByUnchangedSource(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "source-value"})
+	ms := newManagedSecret(t, ns, "rotating", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Rotation = &v1alpha1.RotationSpec{Enabled: true, Period: "4h", FunctionURN: "urn:fss:cn-north-4:0123:function:default:rotate"}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitReady(t, key)
+	if got.Status.NextRotationTime == nil || got.Status.RotationTime != nil {
+		t.Fatalf("before rotation: next %v last %v", got.Status.NextRotationTime, got.Status.RotationTime)
+	}
+	versions := opCount("CreateSecretVersion")
+
+	emu.SetClockOffset(5 * time.Hour)
+	t.Cleanup(func() { emu.SetClockOffset(0) })
+	eventually(t, "CSMS rotated the value", func() (bool, string) {
+		v, vid := cloudValue(t, ms.Name)
+		return v != "source-value" && vid == "v2", vid
+	})
+	forceResync(t, key, 1)
+	eventually(t, "status shows the rotated version", func() (bool, string) {
+		got = getMS(t, key)
+		return got.Status.CurrentVersionID == "v2" && got.Status.RotationTime != nil, got.Status.CurrentVersionID
+	})
+	forceResync(t, key, 2)
+	time.Sleep(2 * time.Second)
+	if v, vid := cloudValue(t, ms.Name); v == "source-value" || vid != "v2" {
+		t.Errorf("the rotated value was overwritten (version %s)", vid)
+	}
+	if d := opCount("CreateSecretVersion") - versions; d != 0 {
+		t.Errorf("%d versions pushed over the rotation", d)
+	}
+
+	// A real change of the source is still pushed, on top of the rotated version.
+	setSourceData(t, ns, "src", "password", "new-source-value")
+	eventually(t, "the new source value", func() (bool, string) {
+		v, vid := cloudValue(t, ms.Name)
+		return v == "new-source-value" && vid == "v3", vid
+	})
+}
+
+// TestGeneratedValueCreatedOnceAndKept: generate makes a value at creation; resyncs and
+// spec changes never replace it.
+func TestGeneratedValueCreatedOnceAndKept(t *testing.T) {
+	ns := newNamespace(t, nil)
+	ms := newManagedSecret(t, ns, "gen", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 24}}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	waitReady(t, key)
+	first, vid := cloudValue(t, ms.Name)
+	if len(first) != 24 || vid != "v1" {
+		t.Fatalf("generated %d characters, version %s", len(first), vid)
+	}
+	versions := opCount("CreateSecretVersion")
+	forceResync(t, key, 1)
+	updateMS(t, key, func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "changed" })
+	got := waitReady(t, key)
+	if got.Status.ObservedSourceVersion != "" {
+		t.Errorf("observedSourceVersion %q for a generated value", got.Status.ObservedSourceVersion)
+	}
+	if v, vid := cloudValue(t, ms.Name); v != first || vid != "v1" {
+		t.Errorf("the generated value changed (version %s)", vid)
+	}
+	if d := opCount("CreateSecretVersion") - versions; d != 0 {
+		t.Errorf("%d new versions for a generated value", d)
+	}
+}
