@@ -405,7 +405,7 @@ func kubectlGet(env *localenv.Env) {
 
 func printCloud(ctx context.Context, em *localenv.Emulator, a account) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nREGION\tNAME\tSTATE\tTYPE\tVERSIONS\tREPLICAS\tTAGS")
+	_, _ = fmt.Fprintln(tw, "\nREGION\tNAME\tSTATE\tTYPE\tVERSIONS\tREPLICAS\tTAGS")
 	for _, region := range []string{primaryRegion, replicaRegion} {
 		pid, ok := a.projects[region]
 		if !ok {
@@ -418,7 +418,7 @@ func printCloud(ctx context.Context, em *localenv.Emulator, a account) error {
 			return fmt.Errorf("reading the cloud's view: %w", err)
 		}
 		for _, s := range secrets {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Region, s.Name, s.State, dash(s.ReplicaType),
+			_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Region, s.Name, s.State, dash(s.ReplicaType),
 				dash(strings.Join(s.Versions, " ")), dash(strings.Join(s.Replicas, " ")), dash(tagString(s.Tags)))
 		}
 	}

@@ -69,7 +69,8 @@ func ReadManifests(paths ...string) ([]*unstructured.Unstructured, error) {
 			files = files[:0]
 			for _, e := range entries {
 				n := e.Name()
-				if e.IsDir() || n == "kustomization.yaml" || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+				isYAML := strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")
+				if e.IsDir() || n == "kustomization.yaml" || !isYAML {
 					continue
 				}
 				files = append(files, filepath.Join(p, n))

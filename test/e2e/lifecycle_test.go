@@ -320,7 +320,7 @@ func TestMetricsEndpointAuthorisation(t *testing.T) {
 		if err != nil {
 			return 0, err.Error()
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
@@ -426,7 +426,8 @@ func removeVerb(t *testing.T, role *unstructured.Unstructured, group, resource, 
 		groups := strs(rm["apiGroups"])
 		resources := strs(rm["resources"])
 		verbs := strs(rm["verbs"])
-		if !contains(groups, group) || !contains(resources, resource) || !(contains(verbs, verb) || contains(verbs, "*")) {
+		grants := contains(verbs, verb) || contains(verbs, "*")
+		if !contains(groups, group) || !contains(resources, resource) || !grants {
 			out = append(out, rm)
 			continue
 		}
