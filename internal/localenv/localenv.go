@@ -95,6 +95,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		e.logf("killed %d process group(s) left by an earlier run in %s: %v", len(killed), dir, killed)
 		time.Sleep(500 * time.Millisecond) // let the kernel release their ports and files
 	}
+	if err := safeToWipe(dir); err != nil {
+		return nil, err
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("wiping %s: %w", dir, err)
 	}
@@ -102,6 +105,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, markerFile), []byte("state of a local environment; wiped by its next start\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", markerFile, err)
 	}
 	if e.reaper, err = startReaper(reaperFile); err != nil {
 		return nil, err
@@ -269,4 +275,26 @@ func Build(ctx context.Context, root string, nameAndPkg ...string) error {
 		}
 	}
 	return nil
+}
+
+// markerFile marks a directory as a local environment's, which Start may wipe.
+const markerFile = ".localenv"
+
+// safeToWipe refuses to wipe a directory that holds anything but a previous environment:
+// a mistyped --dir must not delete someone's files.
+func safeToWipe(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", dir, err)
+	}
+	// Directories made before the marker existed are known by their reaper list.
+	for _, f := range []string{markerFile, "pgids"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("refusing to wipe %s: it is not empty and holds no %s marker of an earlier local environment", dir, markerFile)
 }

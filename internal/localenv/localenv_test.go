@@ -182,3 +182,18 @@ func TestHelperEnv(t *testing.T) {
 	}
 	time.Sleep(10 * time.Minute) // killed by the parent test
 }
+
+func TestStartRefusesToWipeForeignDir(t *testing.T) {
+	dir := t.TempDir()
+	precious := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(precious, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{Dir: dir, AssetsDir: "/nonexistent"})
+	if err == nil || !strings.Contains(err.Error(), "refusing to wipe") {
+		t.Fatalf("Start on a foreign non-empty dir: err = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Fatalf("the foreign file is gone: %v", err)
+	}
+}
