@@ -184,9 +184,18 @@ func compare(k, h map[string]*unstructured.Unstructured) []string {
 			kv, _, _ := unstructured.NestedFieldNoCopy(ko.Object, f...)
 			hv, _, _ := unstructured.NestedFieldNoCopy(ho.Object, f...)
 			if d := cmp.Diff(kv, hv); d != "" {
-				problems = append(problems, fmt.Sprintf("%s .%s differs (-kustomize +helm):\n%s", id, strings.Join(f, "."), d))
+				problems = append(problems, fmt.Sprintf("%s .%s differs (-kustomize +helm):\n%s", id, strings.Join(f, "."), clip(d, 40)))
 			}
 		}
 	}
 	return problems
+}
+
+// clip keeps the first n lines of a diff: a CRD's whole schema is no help to read.
+func clip(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n  ... (%d more lines)", len(lines)-n)
 }
