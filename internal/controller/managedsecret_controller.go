@@ -187,6 +187,7 @@ func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alp
 	// Tags are read only when ownership must be proven or the spec changed; otherwise the
 	// ID recorded in status is proof enough.
 	var tags map[string]string
+	adopt := false
 	own := ownedByID
 	if created {
 		tags = desiredTags(ms)
@@ -206,7 +207,13 @@ func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alp
 			}
 		}
 	}
-	adopt := false
+	// From here on sec is ours: whatever happens below, status shows the last state read
+	// or written, also when a later step fails.
+	defer func() {
+		if sec != nil && (own.owned() || adopt) {
+			setCloudStatus(&ms.Status, sec)
+		}
+	}()
 	if !own.owned() {
 		if ms.Spec.AdoptionPolicy != v1alpha1.AdoptionPolicyAdopt {
 			clearCloudStatus(&ms.Status)
@@ -299,7 +306,6 @@ func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alp
 		}
 	}
 
-	setCloudStatus(&ms.Status, sec)
 	setReadyFromCloud(ms, sec)
 	if _, syncing := replicaState(ms, sec); syncing {
 		return r.replicaPoll(), nil

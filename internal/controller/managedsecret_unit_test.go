@@ -411,6 +411,12 @@ func TestUnitInvalidSpecNoHotLoop(t *testing.T) {
 		},
 	}
 	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "new" })
+	cloud.GetSecretFn = func(string) (*csms.Secret, error) {
+		s := cloudSecret()
+		s.Description = "changed in the console"
+		s.UpdateTime = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+		return s, nil
+	}
 	got := u.reconcile(t)
 	if u.err != nil {
 		t.Fatalf("Reconcile returned %v; an invalid spec must not be retried with backoff", u.err)
@@ -420,6 +426,10 @@ func TestUnitInvalidSpecNoHotLoop(t *testing.T) {
 	}
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
 	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec)
+	// The failed step does not hide what was read: status holds the observed secret.
+	if got.Status.UpdateTime == nil || !got.Status.UpdateTime.Equal(&metav1.Time{Time: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)}) {
+		t.Errorf("status.updateTime after a failed update = %v, want the observed one", got.Status.UpdateTime)
+	}
 }
 
 func TestUnitThrottledKeepsReady(t *testing.T) {
