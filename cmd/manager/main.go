@@ -56,6 +56,7 @@ func main() {
 		metricsAddr          string
 		probeAddr            string
 		enableLeaderElection bool
+		leaderElectionNS     string
 		secureMetrics        bool
 		enableHTTP2          bool
 		metricsCertPath      string
@@ -70,6 +71,10 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, ensuring only one active manager.")
+	// In a pod the namespace comes from the service account mount; outside one (the e2e
+	// tests run the binary as a process) it must be named.
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+		"Namespace of the leader-election Lease; default: the pod's own namespace.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with authentication and authorization. Use --metrics-secure=false for HTTP.")
 	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "The directory that contains the metrics server certificate.")
@@ -109,11 +114,12 @@ func main() {
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsServerOptions,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "csms-operator.csms-operator.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsServerOptions,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "csms-operator.csms-operator.io",
+		LeaderElectionNamespace: leaderElectionNS,
 		// Secret data is never cached: Secrets are watched as metadata only and their
 		// values read with a direct GET (mgr.GetAPIReader()). Disabling the cache for the
 		// type makes an accidental typed Get go to the API server instead of silently

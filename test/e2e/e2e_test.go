@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,22 +210,9 @@ func managerArgs(t *testing.T, deployment *unstructured.Unstructured) ([]string,
 		t.Fatalf("the Deployment's args %q lack --metrics-bind-address or --leader-elect", raw)
 	}
 	// Out of a cluster the manager cannot read its namespace from the pod's service
-	// account mount: it needs --leader-election-namespace, so that the Lease lives where
-	// the shipped leader-election Role allows. Without that flag, leader election cannot
-	// run outside a pod at all, and this test says so instead of failing.
-	help, _ := exec.Command(filepath.Join(root, "bin", "manager"), "--help").CombinedOutput()
-	if strings.Contains(string(help), "leader-election-namespace") {
-		args = append(args, "--leader-election-namespace="+systemNamespace)
-	} else {
-		t.Logf("NOTE: bin/manager has no --leader-election-namespace flag; running without --leader-elect, so the leader-election Role is not exercised")
-		kept := args[:0]
-		for _, a := range args {
-			if a != "--leader-elect" && a != "--leader-elect=true" {
-				kept = append(kept, a)
-			}
-		}
-		args = kept
-	}
+	// account mount: name it, so the Lease lives where the shipped leader-election Role
+	// allows.
+	args = append(args, "--leader-election-namespace="+systemNamespace)
 	return args, addrs[0]
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -145,6 +146,21 @@ func TestSampleLifecycle(t *testing.T) {
 	s := newSuite(t, setupOptions{})
 	s.applySamples(ctx)
 	primary := s.cloud(primaryRegion)
+
+	// Leader election ran under the shipped leader-election Role: the Lease is held.
+	err := localenv.Poll(ctx, wait, func(ctx context.Context) (bool, string, error) {
+		lease := &coordinationv1.Lease{}
+		if err := s.env.Client.Get(ctx, client.ObjectKey{Namespace: systemNamespace, Name: "csms-operator.csms-operator.io"}, lease); err != nil {
+			return false, "leader-election Lease: " + err.Error(), nil
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return false, "the leader-election Lease has no holder", nil
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Create: every sample becomes Ready; the cloud holds the source values.
 	db := s.waitReady(ctx, keyDB, nil)
@@ -514,4 +530,49 @@ func grep(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMissingLeaseRuleBlocksLeaderElection removes the Lease rule from the shipped
+// leader-election Role: the manager (run with the Deployment's --leader-elect) can never
+// become leader, so it reconciles nothing, and its log names the refused permission. This
+// is the check that the leader-election Role in config/rbac is load-bearing.
+func TestMissingLeaseRuleBlocksLeaderElection(t *testing.T) {
+	ctx := context.Background()
+	s := newSuite(t, setupOptions{mutate: func(objs []*unstructured.Unstructured) {
+		found := false
+		for _, o := range objs {
+			if o.GetKind() == "Role" && o.GetName() == "csms-operator-leader-election-role" {
+				found = removeVerb(t, o, "coordination.k8s.io", "leases", "get") &&
+					removeVerb(t, o, "coordination.k8s.io", "leases", "create")
+			}
+		}
+		if !found {
+			t.Fatal("config/default has no leader-election Role granting get and create on leases")
+		}
+	}})
+	s.applySamples(ctx)
+
+	err := localenv.Poll(ctx, wait, func(context.Context) (bool, string, error) {
+		b, err := os.ReadFile(s.mgr.LogPath)
+		if err != nil {
+			return false, "", err
+		}
+		if l := grep(string(b), "forbidden"); strings.Contains(l, "leases") {
+			return true, "", nil
+		}
+		return false, "the manager log does not yet show the refused Lease", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.getMS(ctx, keyDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _, _ := condition(ms, "Ready"); st == "True" {
+		t.Fatal("a ManagedSecret became Ready although the manager never held the leader lease")
+	}
+	if _, err := s.cloud(primaryRegion).GetSecret(ctx, "orders-db-password"); err == nil {
+		t.Fatal("a cloud secret was created although the manager never held the leader lease")
+	}
 }
