@@ -68,12 +68,13 @@ func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1a
 	}
 	setDeletingCondition(ms, fmt.Sprintf("deleting: waiting for CSMS secret %q to be deleted (deletionPolicy: Delete)", name))
 
+	// A resource that never created or adopted a secret (no ID in status, no create-pending
+	// mark) has nothing in the cloud to delete, so a provider config or credentials that
+	// do not work must not keep it: typically they were refused from the start.
+	neverCreated := ms.Status.SecretID == "" && !hasPendingMark(ms)
 	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
 	if err != nil {
-		// A resource that never created or adopted a secret (no ID in status, no
-		// create-pending mark) has nothing in the cloud to delete, so an unusable provider
-		// config must not keep it: typically it was refused that config from the start.
-		if ms.Status.SecretID == "" && !hasPendingMark(ms) {
+		if neverCreated {
 			log.Info("Provider config unusable and no cloud secret recorded; nothing to delete", "error", err.Error())
 			return true, nil
 		}
@@ -81,6 +82,10 @@ func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1a
 	}
 	sec, err := cli.GetSecret(ctx, name)
 	if errors.Is(err, csms.ErrNotFound) {
+		return true, nil
+	}
+	if errors.Is(err, csms.ErrUnauthorized) && neverCreated {
+		log.Info("Credentials refused and no cloud secret recorded; nothing to delete", "error", err.Error())
 		return true, nil
 	}
 	if err != nil {

@@ -351,6 +351,7 @@ func TestDeletePolicySchedulesDeletionWithWindow(t *testing.T) {
 
 	before := time.Now()
 	deleteAndWait(t, key)
+	waitEvent(t, ms, EventDeletionScheduled)
 	sec := cloudSecretOf(t, ms.Name)
 	if sec == nil || sec.State != csms.StatePendingDelete {
 		t.Fatalf("cloud secret after delete: %+v", sec)
@@ -369,6 +370,7 @@ func TestDeleteRecoveryWindowZeroDeletesAtOnce(t *testing.T) {
 	key := client.ObjectKeyFromObject(ms)
 	waitReady(t, key)
 	deleteAndWait(t, key)
+	waitEvent(t, ms, EventDeleted)
 	if sec := cloudSecretOf(t, ms.Name); sec != nil {
 		t.Errorf("cloud secret still exists: %+v", sec)
 	}
@@ -933,5 +935,36 @@ func TestMissingCredentialsDoNotWedgeRetainDeletion(t *testing.T) {
 	deleteAndWait(t, key)
 	if sec := cloudSecretOf(t, ms.Name); sec == nil || sec.State != csms.StateEnabled {
 		t.Errorf("cloud secret after a Retain deletion: %+v", sec)
+	}
+}
+
+// TestRefusedCredentialsUnauthorized: credentials CSMS refuses give a clear Unauthorized
+// condition; nothing is created, and the resource can still be deleted.
+func TestRefusedCredentialsUnauthorized(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "v"})
+	credsSecret := "wrong-" + randSuffix()
+	newSource(t, credsNamespace, credsSecret, map[string]string{v1alpha1.CredentialsKeyAccessKeyID: emuAK, v1alpha1.CredentialsKeySecretAccessKey: "not-the-sk"})
+	cpc := clusterProviderConfig("wrong-"+randSuffix(), emuURL, nil, nil)
+	cpc.Spec.Credentials.SecretRef.Name = credsSecret
+	if err := k8sClient.Create(context.Background(), cpc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), cpc) })
+	creates := opCount("CreateSecret")
+	ms := newManagedSecret(t, ns, "unauth", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc.Name}
+	})
+	key := client.ObjectKeyFromObject(ms)
+	got := waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized)
+	if c := got.GetCondition(v1alpha1.ConditionTypeSynced); !strings.Contains(c.Message, "credentials") {
+		t.Errorf("message %q should point at the credentials", c.Message)
+	}
+	if d := opCount("CreateSecret") - creates; d != 0 {
+		t.Errorf("%d CreateSecret calls", d)
+	}
+	deleteAndWait(t, key)
+	if sec := cloudSecretOf(t, ms.Name); sec != nil {
+		t.Errorf("a cloud secret exists: %+v", sec)
 	}
 }

@@ -601,3 +601,33 @@ func TestUnitDeleteWithoutCredentials(t *testing.T) {
 }
 
 func ptrInt32(v int32) *int32 { return &v }
+
+// TestUnitStaleCacheDoesNotMakeOwnSecretForeign: the cached resource lags behind the
+// reconciler's own write of the create-pending mark; before calling an untagged secret
+// foreign, the reconciler looks at the resource as the API server has it.
+func TestUnitStaleCacheDoesNotMakeOwnSecretForeign(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{}, nil },
+		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
+	}
+	stale := newUnit(t, msWith(nil), cloud) // the cache: no mark
+	fresh := msWith(func(m *v1alpha1.ManagedSecret) {
+		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+		m.Finalizers = []string{v1alpha1.Finalizer}
+	})
+	stale.r.APIReader = fake.NewClientBuilder().WithScheme(unitScheme(t)).WithObjects(fresh).Build()
+	got := stale.reconcile(t)
+	if stale.err != nil {
+		t.Fatal(stale.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+
+	// Without the fresh read it would have been refused.
+	cloud2 := &fakeCSMS{GetSecretFn: cloud.GetSecretFn, ListTagsFn: cloud.ListTagsFn}
+	plain := newUnit(t, msWith(nil), cloud2)
+	got = plain.reconcile(t)
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+}
