@@ -97,8 +97,8 @@ type ManagedSecretReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one ManagedSecret and its CSMS secret in line. See the data flow in
-// docs/ARCHITECTURE.md: finalizer → provider → observe → create | adopt | restore | update
+// Reconcile brings one ManagedSecret and its CSMS secret in line, following the data flow
+// of the architecture: finalizer → provider → observe → create | adopt | restore | update
 // → value → one status patch → resync with jitter.
 func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := logf.FromContext(ctx)

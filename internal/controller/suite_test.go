@@ -77,14 +77,17 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
 			return 1
 		}
-		os.Setenv("KUBEBUILDER_ASSETS", assets)
+		if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
+			fmt.Fprintf(os.Stderr, "setenv: %v\n", err)
+			return 1
+		}
 	}
 	// funcr renders every key/value pair, so the canary test sees what a JSON log would.
 	// Verbosity 5 includes the reconciler's and controller-runtime's debug logs; from 6 on
 	// client-go traces HTTP requests, and at 8 it dumps request and response bodies (of
 	// Secrets too), which no production setting should enable.
 	ctrl.SetLogger(funcr.New(func(prefix, args string) {
-		fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
+		_, _ = fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
 	}, funcr.Options{Verbosity: 5}))
 
 	dataDir, err := os.MkdirTemp("", "csms-controller-suite-")
@@ -92,7 +95,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "temp dir: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(dataDir)
+	defer func() { _ = os.RemoveAll(dataDir) }()
 	emu, err = emulator.New(emulator.Config{
 		Region:           emuRegion,
 		DataDir:          dataDir,
@@ -111,7 +114,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "emulator: %v\n", err)
 		return 1
 	}
-	defer emu.Close()
+	defer func() { _ = emu.Close() }()
 	emuURL = "http://" + emu.Addr()
 	cloud, err = csms.New(csms.Config{Region: emuRegion, ProjectID: emuProjectID, Endpoint: emuURL,
 		AccessKey: emuAK, SecretKey: emuSK, QPS: 1000, Burst: 1000})
