@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -19,6 +20,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 )
+
+// freePorts is FreePorts; a test replaces it to lose a port race on purpose.
+var freePorts = FreePorts
 
 // FreePorts returns n distinct free loopback TCP addresses ("127.0.0.1:port"). All
 // listeners stay open until every port is chosen, so the n are distinct; another program
@@ -73,13 +77,25 @@ type Emulator struct {
 // StartEmulator starts bin/csms-emulator on free loopback ports with its store under
 // Dir/emulator-data, and waits until its admin /healthz answers.
 func (e *Env) StartEmulator(ctx context.Context, o EmulatorOptions) (*Emulator, error) {
+	// Free ports are chosen before the emulator binds them; on a busy machine another
+	// program can take one in between. That is worth a retry with new ports, nothing else is.
+	for attempt := 1; ; attempt++ {
+		em, err := e.startEmulatorOnce(ctx, o)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return em, err
+		}
+		e.logf("csms-emulator lost a port race (attempt %d); retrying with new ports", attempt)
+	}
+}
+
+func (e *Env) startEmulatorOnce(ctx context.Context, o EmulatorOptions) (*Emulator, error) {
 	if o.Binary == "" {
 		o.Binary = filepath.Join(e.Root, "bin", "csms-emulator")
 	}
 	if o.Region == "" {
 		o.Region = "cn-north-4"
 	}
-	addrs, err := FreePorts(2 + len(o.ReplicaRegions))
+	addrs, err := freePorts(2 + len(o.ReplicaRegions))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package localenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,4 +197,57 @@ func TestStartRefusesToWipeForeignDir(t *testing.T) {
 	if _, err := os.Stat(precious); err != nil {
 		t.Fatalf("the foreign file is gone: %v", err)
 	}
+}
+
+// TestStartEmulatorRetriesAPortRace hands the emulator a port that is already taken on
+// the first attempt: StartEmulator must retry with new ports and come up.
+func TestStartEmulatorRetriesAPortRace(t *testing.T) {
+	requireAssets(t)
+	ctx := context.Background()
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "csms-emulator")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/csms-emulator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the emulator: %v\n%s", err, out)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = taken.Close() }()
+	calls := 0
+	freePorts = func(n int) ([]string, error) {
+		calls++
+		addrs, err := FreePorts(n)
+		if err == nil && calls == 1 {
+			addrs[0] = taken.Addr().String()
+		}
+		return addrs, err
+	}
+	t.Cleanup(func() { freePorts = FreePorts })
+
+	env, err := Start(ctx, Options{Dir: filepath.Join(t.TempDir(), "env"), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	em, err := env.StartEmulator(ctx, EmulatorOptions{Binary: bin, Credentials: []string{"AK:SK:0123456789abcdef0123456789abcdef"}})
+	if err != nil {
+		t.Fatalf("StartEmulator did not recover from the port race: %v", err)
+	}
+	if calls < 2 {
+		t.Fatalf("freePorts called %d time(s); the first attempt should have failed", calls)
+	}
+	if em.URL == "http://"+taken.Addr().String() {
+		t.Fatal("the emulator claims the port that was taken")
+	}
+	pgids := env.ProcessGroups()
+	if err := env.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pgids)
 }
