@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
@@ -156,6 +157,50 @@ func TestClassify(t *testing.T) {
 			}
 			if tt.wantNotInMs != "" && strings.Contains(o.message, tt.wantNotInMs) {
 				t.Errorf("message %q contains %q", o.message, tt.wantNotInMs)
+			}
+		})
+	}
+}
+
+func TestJitterWithinTenPercent(t *testing.T) {
+	d := 10 * time.Minute
+	lo, hi := d, d
+	for range 2000 {
+		j := jitter(d)
+		if j < d*9/10 || j > d*11/10 {
+			t.Fatalf("jitter(%v) = %v, outside ±10%%", d, j)
+		}
+		lo, hi = min(lo, j), max(hi, j)
+	}
+	if hi-lo < d/10 {
+		t.Errorf("jitter spread %v..%v is too narrow to spread resyncs", lo, hi)
+	}
+}
+
+func TestManagedSecretChangedPredicate(t *testing.T) {
+	base := msWith(func(m *v1alpha1.ManagedSecret) {
+		m.Annotations = map[string]string{"a": "1"}
+		m.Finalizers = []string{v1alpha1.Finalizer}
+	})
+	now := metav1.Now()
+	tests := []struct {
+		name string
+		mut  func(*v1alpha1.ManagedSecret)
+		want bool
+	}{
+		{name: "status only", mut: func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "x"; m.ResourceVersion = "9" }, want: false},
+		{name: "own create-pending mark", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations[v1alpha1.AnnotationCreatePending] = "true" }, want: false},
+		{name: "spec (generation)", mut: func(m *v1alpha1.ManagedSecret) { m.Generation++ }, want: true},
+		{name: "user annotation (forced resync)", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations["resync"] = "now" }, want: true},
+		{name: "finalizer", mut: func(m *v1alpha1.ManagedSecret) { m.Finalizers = nil }, want: true},
+		{name: "deletion", mut: func(m *v1alpha1.ManagedSecret) { m.DeletionTimestamp = &now }, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := base.DeepCopy()
+			tt.mut(n)
+			if got := managedSecretChanged.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: n}); got != tt.want {
+				t.Errorf("Update() = %v, want %v", got, tt.want)
 			}
 		})
 	}
