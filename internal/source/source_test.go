@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/csms-operator/csms-operator/internal/csms"
@@ -115,5 +116,22 @@ func TestGenerate(t *testing.T) {
 		if _, err := Generate(n); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Generate(%d) error = %v, want ErrInvalid", n, err)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	s := secret("team-a", "db", map[string]string{"password": canary})
+	c := fake.NewClientBuilder().WithObjects(s).Build()
+	r := &Reader{Client: c}
+	got := &corev1.Secret{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(s), got); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := r.Version(context.Background(), "team-a", "db")
+	if err != nil || rv != got.ResourceVersion {
+		t.Fatalf("Version() = %q, %v; want %q", rv, err, got.ResourceVersion)
+	}
+	if _, err := r.Version(context.Background(), "team-b", "db"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Version() in another namespace: %v, want ErrNotFound", err)
 	}
 }
