@@ -464,9 +464,13 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 	if len(generated) != 40 {
 		t.Fatalf("generated value has %d characters, want 40", len(generated))
 	}
-	wholeValue, _ := cloudValue(t, whole.Name)
-	if !strings.Contains(wholeValue, canary1) && !strings.Contains(wholeValue, canary2) {
-		t.Fatalf("secretRef value does not hold the Secret's keys")
+	eventually(t, "the whole Secret as a JSON object", func() (bool, string) {
+		v, vid := cloudValue(t, whole.Name)
+		return v == `{"bin":"`+canaryBin+`","password":"`+canary2+`"}`, vid
+	})
+	binValue, _, err := cloud.GetCurrentValue(context.Background(), bin.Name)
+	if b, ok := binValue.Binary(); err != nil || !ok || string(b) != canaryBin {
+		t.Errorf("binary secret: err %v, binary %v, matches %v", err, ok, string(b) == canaryBin)
 	}
 	// Let the follow-up passes run and log.
 	for _, ms := range all {
