@@ -18,7 +18,11 @@ func admin(t *testing.T, method, url, body string, out any) int {
 	mustOK(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	mustOK(t, err)
-	defer resp.Body.Close()
+	defer func() {
+		if err := resp.Body.Close(); err != nil {
+			t.Errorf("close response body: %v", err)
+		}
+	}()
 	if out != nil {
 		mustOK(t, json.NewDecoder(resp.Body).Decode(out))
 	}

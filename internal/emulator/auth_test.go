@@ -91,15 +91,23 @@ func TestProjectScopeAndTemporaryCredentials(t *testing.T) {
 		}})
 	mustOK(t, err)
 	mustOK(t, srv.Start())
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close emulator: %v", err)
+		}
+	})
 	url := "http://" + srv.Addr()
 	client := func(ak, sk, project, token string) *csms.CsmsClient {
 		b := basic.NewCredentialsBuilder().WithAk(ak).WithSk(sk).WithProjectId(project)
 		if token != "" {
 			b = b.WithSecurityToken(token)
 		}
-		return csms.NewCsmsClient(csms.CsmsClientBuilder().WithEndpoints([]string{url}).WithCredential(b.Build()).
-			WithHttpConfig(config.DefaultHttpConfig()).Build())
+		cred, err := b.SafeBuild()
+		mustOK(t, err)
+		hc, err := csms.CsmsClientBuilder().WithEndpoints([]string{url}).WithCredential(cred).
+			WithHttpConfig(config.DefaultHttpConfig()).SafeBuild()
+		mustOK(t, err)
+		return csms.NewCsmsClient(hc)
 	}
 	c1 := client("ak1", "sk1", emulatortest.ProjectID, "")
 	createSecret(t, c1, "mine", "v")
@@ -134,7 +142,7 @@ func TestRequestLimits(t *testing.T) {
 
 func TestThrottling(t *testing.T) {
 	env := emulatortest.Start(t, emulatortest.Options{QPS: 2})
-	c := env.Client()
+	c := env.Client(t)
 	var throttled int
 	for i := 0; i < 10; i++ {
 		_, err := c.ListSecrets(&model.ListSecretsRequest{})

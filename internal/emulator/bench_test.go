@@ -13,7 +13,7 @@ import (
 // loopback, with fsync on (the store's default).
 func BenchmarkCreateShow(b *testing.B) {
 	env := emulatortest.Start(b, emulatortest.Options{})
-	c := env.Client()
+	c := env.Client(b)
 	value := "benchmark-value"
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

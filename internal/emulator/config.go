@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -56,7 +57,7 @@ var projectIDRe = regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`)
 func ParseCredential(s, primaryRegion string) (Credential, error) {
 	parts := strings.SplitN(s, ":", 4)
 	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return Credential{}, fmt.Errorf("credential must be AK:SK:PROJECT_ID[:SECURITY_TOKEN] or AK:SK:REGION=PID,...")
+		return Credential{}, errors.New("credential must be AK:SK:PROJECT_ID or AK:SK:REGION=PID,REGION2=PID2, each with an optional :SECURITY_TOKEN")
 	}
 	c := Credential{AK: parts[0], SK: parts[1], Projects: map[string]string{}}
 	if len(parts) == 4 {

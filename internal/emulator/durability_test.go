@@ -62,10 +62,14 @@ func startProc(t *testing.T, bin, dataDir string) *proc {
 	return p
 }
 
-func durClient(addr string) *csms.CsmsClient {
-	cred := basic.NewCredentialsBuilder().WithAk(durAK).WithSk(durSK).WithProjectId(durProject).Build()
-	return csms.NewCsmsClient(csms.CsmsClientBuilder().WithEndpoints([]string{"http://" + addr}).
-		WithCredential(cred).WithHttpConfig(config.DefaultHttpConfig().WithTimeout(10 * time.Second)).Build())
+func durClient(t *testing.T, addr string) *csms.CsmsClient {
+	t.Helper()
+	cred, err := basic.NewCredentialsBuilder().WithAk(durAK).WithSk(durSK).WithProjectId(durProject).SafeBuild()
+	mustOK(t, err)
+	hc, err := csms.CsmsClientBuilder().WithEndpoints([]string{"http://" + addr}).
+		WithCredential(cred).WithHttpConfig(config.DefaultHttpConfig().WithTimeout(10 * time.Second)).SafeBuild()
+	mustOK(t, err)
+	return csms.NewCsmsClient(hc)
 }
 
 // TestKill9Durability kills the real binary in the middle of a write burst, restarts it
@@ -78,7 +82,7 @@ func TestKill9Durability(t *testing.T) {
 	bin := buildEmulator(t)
 	dataDir := t.TempDir()
 	p := startProc(t, bin, dataDir)
-	c := durClient(p.addr)
+	c := durClient(t, p.addr)
 	canary := "CANARY-" + fmt.Sprint(time.Now().UnixNano())
 
 	var mu sync.Mutex
@@ -136,7 +140,7 @@ func TestKill9Durability(t *testing.T) {
 	}
 
 	p2 := startProc(t, bin, dataDir)
-	c2 := durClient(p2.addr)
+	c2 := durClient(t, p2.addr)
 	for name, want := range acked {
 		resp, err := c2.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: name, VersionId: "latest"})
 		if err != nil {

@@ -59,7 +59,11 @@ func FuzzHandlers(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { srv.Close() })
+	f.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			f.Errorf("close emulator: %v", err)
+		}
+	})
 	cred := srv.creds["ak"]
 	f.Fuzz(func(t *testing.T, routeIdx int, param, query string, body []byte) {
 		if routeIdx < 0 {

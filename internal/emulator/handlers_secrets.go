@@ -105,6 +105,9 @@ func (s *Server) createOne(c *reqCtx, req *createReq) (any, *apiError) {
 			rec.RotationFuncURN = *req.RotationFuncURN
 		}
 		if req.EventSubscriptions != nil {
+			if aerr := t.checkSubscriptions(c, *req.EventSubscriptions); aerr != nil {
+				return nil, aerr
+			}
 			rec.EventSubscriptions = append([]string{}, *req.EventSubscriptions...)
 		}
 		if req.EnterpriseProjectID != nil && *req.EnterpriseProjectID != "" {
@@ -145,6 +148,9 @@ func (s *Server) showSecret(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
 		rec, aerr := t.secret(c)
 		if aerr != nil {
+			return nil, aerr
+		}
+		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		return secretResp{rec.view()}, nil
@@ -266,6 +272,11 @@ func (s *Server) updateSecret(c *reqCtx) (any, *apiError) {
 		}
 		if auto && urn == "" {
 			return nil, errInvalid("rotation_func_urn", "required when auto_rotation is true")
+		}
+		if req.EventSubscriptions != nil {
+			if aerr := t.checkSubscriptions(c, *req.EventSubscriptions); aerr != nil {
+				return nil, aerr
+			}
 		}
 		if req.KmsKeyID != nil && *req.KmsKeyID != "" {
 			rec.KmsKeyID = *req.KmsKeyID // applies to new versions only

@@ -123,6 +123,9 @@ func (s *Server) listTags(c *reqCtx) (any, *apiError) {
 		if aerr != nil {
 			return nil, aerr
 		}
+		if aerr := metadataReadable(rec); aerr != nil {
+			return nil, aerr
+		}
 		return struct {
 			Tags    []tagView `json:"tags"`
 			SysTags []tagView `json:"sys_tags"`

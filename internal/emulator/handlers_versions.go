@@ -74,6 +74,9 @@ func (s *Server) listVersions(c *reqCtx) (any, *apiError) {
 		if aerr != nil {
 			return nil, aerr
 		}
+		if aerr := metadataReadable(rec); aerr != nil {
+			return nil, aerr
+		}
 		versions := append([]versionRec{}, rec.Versions...)
 		sort.Slice(versions, func(i, j int) bool { return versionNumber(versions[i].ID) < versionNumber(versions[j].ID) })
 		out := []versionMetaView{}
@@ -181,6 +184,9 @@ func (s *Server) showStage(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
 		rec, aerr := t.secret(c)
 		if aerr != nil {
+			return nil, aerr
+		}
+		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		stage := c.params["stage_name"]

@@ -25,7 +25,7 @@ func ptr[T any](v T) *T { return &v }
 func startEnv(t *testing.T) (*emulatortest.Env, *csms.CsmsClient) {
 	t.Helper()
 	env := emulatortest.Start(t, emulatortest.Options{})
-	return env, env.Client()
+	return env, env.Client(t)
 }
 
 // apiErr unpacks an SDK error into status and error code.
@@ -136,7 +136,11 @@ func rawWith(t *testing.T, endpoint, ak, sk, project, method, path, body string,
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() {
+		if err := resp.Body.Close(); err != nil {
+			t.Errorf("close response body: %v", err)
+		}
+	}()
 	data, _ := io.ReadAll(resp.Body)
 	out := rawResp{Status: resp.StatusCode, Header: resp.Header}
 	if len(data) > 0 {

@@ -217,7 +217,9 @@ func (s *Server) applyFault(w http.ResponseWriter, f *fault, op, project string)
 	if f.Drop {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
+				// The fault is a dropped connection: a Close error changes nothing for the
+				// client, which sees the connection end either way.
+				_ = conn.Close()
 				return op, 0, "dropped", project
 			}
 		}

@@ -84,9 +84,11 @@ const (
 	inferredAutoRotatePrunes = true
 	// A secret name that is PENDING_DELETE still blocks re-creation (CSMS.0104).
 	inferredPendingBlocksCreate = true
-	// ShowSecret, ListSecretVersions and tag reads still work while PENDING_DELETE.
+	// ShowSecret, ListSecretVersions, ShowSecretStage and ListSecretTags still work while
+	// PENDING_DELETE (decided in metadataReadable); values stay unreadable (CSMS.0103).
 	inferredPendingMetadataReadable = true
-	// event_subscriptions are not checked against existing events on create/update.
+	// event_subscriptions are not checked against existing events on create/update
+	// (decided in txn.checkSubscriptions).
 	inferredEventSubscriptionUnchecked = true
 )
 

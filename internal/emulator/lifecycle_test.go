@@ -26,8 +26,15 @@ func TestScheduledDeletionAndPurge(t *testing.T) {
 	if *resp.Secret.State != "PENDING_DELETE" || sched < before+7*24*3600*1000 || sched > time.Now().UnixMilli()+7*24*3600*1000 {
 		t.Fatalf("pending secret %+v", resp.Secret)
 	}
-	// While pending: metadata readable, values and writes refused.
-	_, err = c.ShowSecret(&model.ShowSecretRequest{SecretName: "sd"})
+	// While pending: metadata readable (inferredPendingMetadataReadable), values and
+	// writes refused.
+	pending, err := c.ShowSecret(&model.ShowSecretRequest{SecretName: "sd"})
+	mustOK(t, err)
+	_, err = c.ListSecretVersions(&model.ListSecretVersionsRequest{SecretName: "sd"})
+	mustOK(t, err)
+	_, err = c.ShowSecretStage(&model.ShowSecretStageRequest{SecretName: "sd", StageName: "SYSCURRENT"})
+	mustOK(t, err)
+	_, err = c.ListSecretTags(&model.ListSecretTagsRequest{SecretId: *pending.Secret.Id})
 	mustOK(t, err)
 	_, err = c.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: "sd", VersionId: "latest"})
 	wantErr(t, err, 400, "CSMS.0103")
@@ -235,6 +242,11 @@ func TestEvents(t *testing.T) {
 	mustOK(t, err)
 	_, err = c.ShowSecretEvent(&model.ShowSecretEventRequest{EventName: "ev1"})
 	wantErr(t, err, 404, "CSMS.0005")
+	// Subscriptions are not checked against existing events (inferredEventSubscriptionUnchecked).
+	_, err = c.CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "subgone", SecretString: ptr("v"), EventSubscriptions: &[]string{"ev1"}}})
+	mustOK(t, err)
+	_, err = c.UpdateSecret(&model.UpdateSecretRequest{SecretName: "subgone", Body: &model.UpdateSecretRequestBody{EventSubscriptions: &[]string{"never-made"}}})
+	mustOK(t, err)
 }
 
 func TestBackupRestoreBlob(t *testing.T) {
@@ -265,7 +277,7 @@ func TestBackupRestoreBlob(t *testing.T) {
 	_, err = c.UploadSecretBlob(&model.UploadSecretBlobRequest{Body: &model.UploadSecretBlobRequestBody{SecretBlob: "bm90IGEgYmxvYg=="}})
 	wantErr(t, err, 400, "CSMS.0002")
 	// A blob from another emulator (another master key) is refused.
-	other := emulatortest.Start(t, emulatortest.Options{}).Client()
+	other := emulatortest.Start(t, emulatortest.Options{}).Client(t)
 	_, err = other.UploadSecretBlob(&model.UploadSecretBlobRequest{Body: &model.UploadSecretBlobRequestBody{SecretBlob: *blob.SecretBlob}})
 	wantErr(t, err, 400, "CSMS.0002")
 }

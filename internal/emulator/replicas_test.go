@@ -112,7 +112,7 @@ func waitReplicas(t *testing.T, c *csms.CsmsClient, name string, want map[string
 
 func TestReplicas(t *testing.T) {
 	env := emulatortest.Start(t, emulatortest.Options{ReplicaRegions: map[string]string{"ap-southeast-3": replicaProject}})
-	c := env.Client()
+	c := env.Client(t)
 	createSecret(t, c, "rep", "primary-value")
 	s := showFull(t, c, "rep")
 	if s.ReplicaType != "STANDALONE" || s.Replicas == nil || len(s.Replicas) != 0 || len(s.DomainID) != 32 ||
@@ -136,7 +136,7 @@ func TestReplicas(t *testing.T) {
 	}
 
 	// The replica exists in the other region with its own id and the value.
-	rc := env.RegionClient("ap-southeast-3")
+	rc := env.RegionClient(t, "ap-southeast-3")
 	rs := showFull(t, rc, "rep")
 	if rs.ReplicaType != "REPLICA" || rs.ID == s.ID || len(rs.Replicas) != 1 || rs.Replicas[0].ReplicaType != "PRIMARY" {
 		t.Fatalf("replica secret %+v", rs)
@@ -197,7 +197,7 @@ func TestReplicas(t *testing.T) {
 // reaches the replica through synchronisation.
 func TestReplicaFollowsPrimaryRotation(t *testing.T) {
 	env := emulatortest.Start(t, emulatortest.Options{ReplicaRegions: map[string]string{"ap-southeast-3": replicaProject}})
-	c := env.Client()
+	c := env.Client(t)
 	_, err := c.CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "rot", SecretString: ptr("first"),
 		AutoRotation: ptr(true), RotationPeriod: ptr("12h"), RotationFuncUrn: ptr("urn:fss:f")}})
 	mustOK(t, err)
@@ -206,7 +206,7 @@ func TestReplicaFollowsPrimaryRotation(t *testing.T) {
 	waitReplicas(t, c, "rot", map[string]string{"ap-southeast-3": "IN_SYNC"})
 	env.Server.SetClockOffset(13 * time.Hour)
 	waitReplicas(t, c, "rot", map[string]string{"ap-southeast-3": "IN_SYNC"})
-	rc := env.RegionClient("ap-southeast-3")
+	rc := env.RegionClient(t, "ap-southeast-3")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pv := showValue(t, c, "rot", "latest")

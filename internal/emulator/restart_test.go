@@ -32,7 +32,7 @@ func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 func TestRestartKeepsStateAndSchedules(t *testing.T) {
 	dir := t.TempDir()
 	env := emulatortest.Start(t, emulatortest.Options{DataDir: dir})
-	c := env.Client()
+	c := env.Client(t)
 	s := createSecret(t, c, "keep", "v1")
 	_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "keep", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("v2")}})
 	mustOK(t, err)
@@ -44,7 +44,7 @@ func TestRestartKeepsStateAndSchedules(t *testing.T) {
 	mustOK(t, env.Server.Close())
 
 	env2 := emulatortest.Start(t, emulatortest.Options{DataDir: dir})
-	c2 := env2.Client()
+	c2 := env2.Client(t)
 	if v := showValue(t, c2, "keep", "latest"); *v.SecretString != "v2" {
 		t.Fatalf("latest after restart %q", *v.SecretString)
 	}
@@ -86,7 +86,7 @@ func TestSecretQuota(t *testing.T) {
 func TestValuesNeverLogged(t *testing.T) {
 	var logs lockedBuf
 	env := emulatortest.Start(t, emulatortest.Options{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	c := env.Client()
+	c := env.Client(t)
 	canary := "CANARY-log-" + fmt.Sprint(time.Now().UnixNano())
 	createSecret(t, c, "logged", canary)
 	showValue(t, c, "logged", "latest")

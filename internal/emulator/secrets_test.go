@@ -87,7 +87,6 @@ func TestCreateValidation(t *testing.T) {
 		{Name: "kms", SecretString: ptr("v"), KmsKeyId: ptr("0d0466b0-e727-4d9c-b35d-f84bb474a37f")},
 	}
 	for _, b := range ok {
-		b := b
 		_, err := c.CreateSecret(&model.CreateSecretRequest{Body: &b})
 		if err != nil {
 			t.Errorf("create %s: %v", b.Name, err)
@@ -187,7 +186,10 @@ func TestRegionEnvOverride(t *testing.T) {
 	t.Setenv("HUAWEICLOUD_SDK_REGION_CSMS_"+strings.ToUpper(strings.ReplaceAll(regionID, "-", "_")), env.URL)
 	reg, err := csmsregion.SafeValueOf(regionID)
 	mustOK(t, err)
-	cred := basic.NewCredentialsBuilder().WithAk(env.AK).WithSk(env.SK).WithProjectId(env.ProjectID).Build()
-	c := csms.NewCsmsClient(csms.CsmsClientBuilder().WithRegion(reg).WithCredential(cred).Build())
+	cred, err := basic.NewCredentialsBuilder().WithAk(env.AK).WithSk(env.SK).WithProjectId(env.ProjectID).SafeBuild()
+	mustOK(t, err)
+	hc, err := csms.CsmsClientBuilder().WithRegion(reg).WithCredential(cred).SafeBuild()
+	mustOK(t, err)
+	c := csms.NewCsmsClient(hc)
 	createSecret(t, c, "via-env", "v")
 }

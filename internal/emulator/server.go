@@ -81,15 +81,17 @@ func New(cfg Config) (*Server, error) {
 		c := cfg.Credentials[i]
 		s.creds[c.AK] = &c
 	}
+	// fail undoes a half-done start; cleanup errors are joined to the cause so none is lost.
 	fail := func(err error) (*Server, error) {
+		errs := []error{err}
 		for _, ln := range s.listeners {
-			ln.Close()
+			errs = append(errs, ln.Close())
 		}
 		if s.adminLn != nil {
-			s.adminLn.Close()
+			errs = append(errs, s.adminLn.Close())
 		}
-		st.close()
-		return nil, err
+		errs = append(errs, st.close())
+		return nil, errors.Join(errs...)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -180,18 +182,21 @@ func (s *Server) Close() error {
 		for _, srv := range s.servers {
 			_ = srv.Shutdown(ctx)
 		}
+		var errs []error
 		if len(s.servers) == 0 {
+			// Never served: nothing else closes the listeners.
 			for _, ln := range s.listeners {
-				ln.Close()
+				errs = append(errs, ln.Close())
 			}
 			if s.adminLn != nil {
-				s.adminLn.Close()
+				errs = append(errs, s.adminLn.Close())
 			}
 		}
 		s.wg.Wait()
 		s.mu.Lock()
-		err = s.store.close()
+		errs = append(errs, s.store.close())
 		s.mu.Unlock()
+		err = errors.Join(errs...)
 	})
 	return err
 }

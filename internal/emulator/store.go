@@ -39,8 +39,7 @@ func openStore(dataDir string) (*store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create buckets: %w", err)
+		return nil, errors.Join(fmt.Errorf("create buckets: %w", err), db.Close())
 	}
 	return &store{db: db}, nil
 }

@@ -98,6 +98,34 @@ func (t *txn) secret(c *reqCtx) (*secretRec, *apiError) {
 	return rec, nil
 }
 
+// metadataReadable says whether rec's metadata (not its values) may be read; a
+// PENDING_DELETE secret's metadata stays readable while inferredPendingMetadataReadable.
+func metadataReadable(rec *secretRec) *apiError {
+	if !inferredPendingMetadataReadable && rec.State == statePendingDelete {
+		return errPendingRead()
+	}
+	return nil
+}
+
+// checkSubscriptions refuses event_subscriptions that name no event of the request's
+// project, unless inferredEventSubscriptionUnchecked says CSMS does not check them.
+func (t *txn) checkSubscriptions(c *reqCtx, subs []string) *apiError {
+	if inferredEventSubscriptionUnchecked {
+		return nil
+	}
+	for _, name := range subs {
+		ev, err := t.s.store.getEvent(c.key(name))
+		if err != nil {
+			t.s.log.Error("Read failed", "err", err)
+			return errInternal()
+		}
+		if ev == nil {
+			return errNotFound("event")
+		}
+	}
+	return nil
+}
+
 // secretByID resolves the tag paths' {secret_id} within the request's project.
 func (t *txn) secretByID(c *reqCtx) (*secretRec, *apiError) {
 	key, err := t.s.store.keyForID(c.params["secret_id"])
@@ -175,7 +203,7 @@ func (t *txn) settle(key string, rec *secretRec) (*secretRec, *apiError) {
 // rotate adds a version with a random value and records the rotation times.
 func (t *txn) rotate(rec *secretRec, automatic bool) *apiError {
 	if len(rec.Versions) >= MaxVersions {
-		if !(automatic && inferredAutoRotatePrunes && rec.pruneOldestDeprecated()) {
+		if !automatic || !inferredAutoRotatePrunes || !rec.pruneOldestDeprecated() {
 			if automatic {
 				// Nothing to prune: skip this period (a FAILED task) rather than fail a
 				// background job.

@@ -25,9 +25,20 @@ func TestPurgeSettledByCreate(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	c := csms.NewCsmsClient(csms.CsmsClientBuilder().WithEndpoints([]string{"http://" + srv.Addr()}).
-		WithCredential(basic.NewCredentialsBuilder().WithAk("ak").WithSk("sk").WithProjectId(pid).Build()).Build())
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close emulator: %v", err)
+		}
+	})
+	cred, err := basic.NewCredentialsBuilder().WithAk("ak").WithSk("sk").WithProjectId(pid).SafeBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := csms.CsmsClientBuilder().WithEndpoints([]string{"http://" + srv.Addr()}).WithCredential(cred).SafeBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := csms.NewCsmsClient(hc)
 	v := "v"
 	old, err := c.CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "reuse", SecretString: &v}})
 	if err != nil {

@@ -1,11 +1,11 @@
 // Package emulatortest starts an in-process CSMS emulator for tests.
 //
 //	env := emulatortest.Start(t, emulatortest.Options{})
-//	client := env.Client()                 // SDK client bound to the emulator
+//	client := env.Client(t)                // SDK client bound to the emulator
 //	_ = env.Count("CreateSecret", 200)     // request counter
 //	env.Server.SetClockOffset(48 * time.Hour)
 //
-// In a TestMain, use StartServer and call the returned stop function.
+// In a TestMain, use StartServer, NewRegionClient and the returned stop function.
 package emulatortest
 
 import (
@@ -113,18 +113,39 @@ func StartServer(opts Options) (env *Env, stop func(), err error) {
 	return env, func() { _ = srv.Close(); cleanupDir() }, nil
 }
 
-// Client returns an SDK client for the primary region.
-func (e *Env) Client() *csms.CsmsClient { return e.RegionClient(e.Region) }
+// Client returns an SDK client for the primary region; it fails t if the SDK refuses
+// to build one.
+func (e *Env) Client(t testing.TB) *csms.CsmsClient {
+	t.Helper()
+	return e.RegionClient(t, e.Region)
+}
 
-// RegionClient returns an SDK client for a served region, using that region's project.
-func (e *Env) RegionClient(region string) *csms.CsmsClient {
-	cred := basic.NewCredentialsBuilder().WithAk(e.AK).WithSk(e.SK).WithProjectId(e.Projects[region]).Build()
-	hc := csms.CsmsClientBuilder().
+// RegionClient returns an SDK client for a served region, using that region's project;
+// it fails t if the SDK refuses to build one.
+func (e *Env) RegionClient(t testing.TB, region string) *csms.CsmsClient {
+	t.Helper()
+	c, err := e.NewRegionClient(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// NewRegionClient is RegionClient for callers without a testing.TB (a TestMain).
+func (e *Env) NewRegionClient(region string) (*csms.CsmsClient, error) {
+	cred, err := basic.NewCredentialsBuilder().WithAk(e.AK).WithSk(e.SK).WithProjectId(e.Projects[region]).SafeBuild()
+	if err != nil {
+		return nil, fmt.Errorf("emulator credentials for %s: %w", region, err)
+	}
+	hc, err := csms.CsmsClientBuilder().
 		WithEndpoints([]string{e.RegionURL[region]}).
 		WithCredential(cred).
 		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(30 * time.Second)).
-		Build()
-	return csms.NewCsmsClient(hc)
+		SafeBuild()
+	if err != nil {
+		return nil, fmt.Errorf("SDK client for emulator region %s: %w", region, err)
+	}
+	return csms.NewCsmsClient(hc), nil
 }
 
 // Count is how many requests of an SDK operation (e.g. "CreateSecret") got status.

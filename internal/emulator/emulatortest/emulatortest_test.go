@@ -14,8 +14,13 @@ func TestStartServerAndCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// StartServer is for a TestMain: use the client constructor that needs no testing.TB.
+	c, err := env.NewRegionClient(env.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := "v"
-	if _, err := env.Client().CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "x", SecretString: &v}}); err != nil {
+	if _, err := c.CreateSecret(&model.CreateSecretRequest{Body: &model.CreateSecretRequestBody{Name: "x", SecretString: &v}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := env.Count("CreateSecret", 200); n != 1 {

@@ -55,7 +55,9 @@ func readMasterKey(path string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("open master key %s: %w", path, err)
 	}
-	defer f.Close()
+	// Read-only handle: a Close error cannot lose data, and the key is already read
+	// (or the read error returned) by then.
+	defer func() { _ = f.Close() }()
 	// Stat the opened file, not the path, so the checks apply to what we read.
 	fi, err := f.Stat()
 	if err != nil {
@@ -93,16 +95,13 @@ func createMasterKey(dir, path string) (key []byte, err error) {
 		_ = os.Remove(tmpName)
 	}()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("chmod temporary master key file: %w", err)
+		return nil, errors.Join(fmt.Errorf("chmod temporary master key file: %w", err), tmp.Close())
 	}
 	if _, err := tmp.Write(key); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("write temporary master key file: %w", err)
+		return nil, errors.Join(fmt.Errorf("write temporary master key file: %w", err), tmp.Close())
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("fsync temporary master key file: %w", err)
+		return nil, errors.Join(fmt.Errorf("fsync temporary master key file: %w", err), tmp.Close())
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("close temporary master key file: %w", err)
@@ -134,7 +133,9 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open data directory %s for fsync: %w", dir, err)
 	}
-	defer d.Close()
+	// Read-only directory handle: durability is decided by Sync below, whose error is
+	// returned; a Close error afterwards says nothing about the entry.
+	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync data directory %s: %w", dir, err)
 	}

@@ -198,17 +198,17 @@ func parseAuthorization(v string) (*authorization, error) {
 		switch key {
 		case "Access":
 			if seenAK {
-				return nil, fmt.Errorf("Access repeated: %w", ErrMalformedAuth)
+				return nil, fmt.Errorf("repeated field Access: %w", ErrMalformedAuth)
 			}
 			seenAK, rawAK = true, val
 		case "SignedHeaders":
 			if seenSH {
-				return nil, fmt.Errorf("SignedHeaders repeated: %w", ErrMalformedAuth)
+				return nil, fmt.Errorf("repeated field SignedHeaders: %w", ErrMalformedAuth)
 			}
 			seenSH, rawSigned = true, val
 		case "Signature":
 			if seenSig {
-				return nil, fmt.Errorf("Signature repeated: %w", ErrMalformedAuth)
+				return nil, fmt.Errorf("repeated field Signature: %w", ErrMalformedAuth)
 			}
 			seenSig, rawSigHx = true, val
 		default:
@@ -216,7 +216,7 @@ func parseAuthorization(v string) (*authorization, error) {
 		}
 	}
 	if !seenAK || !seenSH || !seenSig {
-		return nil, fmt.Errorf("Access, SignedHeaders and Signature are all required: %w", ErrMalformedAuth)
+		return nil, fmt.Errorf("fields Access, SignedHeaders and Signature are all required: %w", ErrMalformedAuth)
 	}
 
 	if rawAK == "" || len(rawAK) > maxAccessKeyLen || !isToken(rawAK) {
