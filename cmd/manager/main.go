@@ -23,13 +23,11 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -37,8 +35,6 @@ import (
 
 	secretsv1alpha1 "github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/controller"
-	"github.com/csms-operator/csms-operator/internal/provider"
-	"github.com/csms-operator/csms-operator/internal/source"
 )
 
 var (
@@ -120,11 +116,8 @@ func main() {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "csms-operator.csms-operator.io",
 		LeaderElectionNamespace: leaderElectionNS,
-		// Secret data is never cached: Secrets are watched as metadata only and their
-		// values read with a direct GET (mgr.GetAPIReader()). Disabling the cache for the
-		// type makes an accidental typed Get go to the API server instead of silently
-		// starting an informer that holds every Secret of the cluster in memory.
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// Secret data is never cached (see controller.ClientOptions).
+		Client: controller.ClientOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")
@@ -132,24 +125,12 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	resolver := provider.NewResolver(mgr.GetClient(), mgr.GetAPIReader(), provider.WithTimeout(csmsTimeout))
-	if err := (&provider.ProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "Unable to create controller", "controller", "ProviderConfig")
-		os.Exit(1)
-	}
-	if err := (&provider.ClusterProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "Unable to create controller", "controller", "ClusterProviderConfig")
-		os.Exit(1)
-	}
-	if err := (&controller.ManagedSecretReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Providers:               resolver,
-		Sources:                 &source.Reader{Client: mgr.GetAPIReader()},
+	if err := controller.SetupAll(ctx, mgr, controller.Options{
 		MaxConcurrentReconciles: maxConcurrent,
 		ReplicaPollInterval:     replicaPollInterval,
-	}).SetupWithManager(ctx, mgr); err != nil {
-		setupLog.Error(err, "Unable to create controller", "controller", "ManagedSecret")
+		CSMSTimeout:             csmsTimeout,
+	}); err != nil {
+		setupLog.Error(err, "Unable to set up controllers")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

@@ -27,8 +27,6 @@ import (
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
 	"github.com/csms-operator/csms-operator/internal/emulator"
-	"github.com/csms-operator/csms-operator/internal/provider"
-	"github.com/csms-operator/csms-operator/internal/source"
 )
 
 // The envtest suite: a real kube-apiserver with the generated CRDs, one CSMS emulator
@@ -160,33 +158,19 @@ func runSuite(m *testing.M) int {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Client:                 ClientOptions(),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	resolver := provider.NewResolver(mgr.GetClient(), mgr.GetAPIReader(), provider.WithTimeout(10*time.Second))
-	if err := (&provider.ProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "setup ProviderConfig controller: %v\n", err)
-		cancel()
-		return 1
-	}
-	if err := (&provider.ClusterProviderConfigReconciler{Client: mgr.GetClient(), Resolver: resolver}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "setup ClusterProviderConfig controller: %v\n", err)
-		cancel()
-		return 1
-	}
-	if err := (&ManagedSecretReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Providers:               resolver,
-		Sources:                 &source.Reader{Client: mgr.GetAPIReader()},
+	if err := SetupAll(ctx, mgr, Options{
 		MaxConcurrentReconciles: 4,
 		ReplicaPollInterval:     time.Second,
-	}).SetupWithManager(ctx, mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "setup ManagedSecret controller: %v\n", err)
+		CSMSTimeout:             10 * time.Second,
+	}); err != nil {
+		fmt.Fprintf(os.Stderr, "setup controllers: %v\n", err)
 		cancel()
 		return 1
 	}

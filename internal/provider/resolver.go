@@ -83,6 +83,15 @@ func WithMaxRetries(n int) Option {
 	return func(r *Resolver) { r.maxRetries = n }
 }
 
+// WithSecretMetadataReader reads Secret metadata (the credentials Secret's
+// resourceVersion) through m instead of the kube client. The manager passes its cache:
+// its client bypasses the cache for Secrets (so no Secret data is ever cached), which
+// would otherwise turn every resolution into an API call; the cache itself serves
+// metadata-only reads from the metadata informer the Secret watches run.
+func WithSecretMetadataReader(m client.Reader) Option {
+	return func(r *Resolver) { r.secretMeta = m }
+}
+
 // Resolver resolves a ManagedSecret's providerConfigRef to a csms.Client. It is safe for
 // concurrent use.
 type Resolver struct {
@@ -91,7 +100,9 @@ type Resolver struct {
 	kube client.Client
 	// apiReader reads Secret data directly from the API server, so that the manager
 	// never caches Secret data.
-	apiReader  client.Reader
+	apiReader client.Reader
+	// secretMeta reads Secret metadata; defaults to kube.
+	secretMeta client.Reader
 	factory    ClientFactory
 	timeout    time.Duration
 	maxRetries int
@@ -127,6 +138,7 @@ func NewResolver(c client.Client, apiReader client.Reader, opts ...Option) *Reso
 		now:       time.Now,
 		entries:   map[string]*cacheEntry{},
 	}
+	r.secretMeta = c
 	for _, o := range opts {
 		o(r)
 	}
@@ -476,7 +488,7 @@ func (e *cacheEntry) current(rc *resolvedConfig, secretRV string, now time.Time)
 func (r *Resolver) cachedSecretRV(ctx context.Context, key types.NamespacedName) (string, bool, error) {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.kube.Get(ctx, key, m); err != nil {
+	if err := r.secretMeta.Get(ctx, key, m); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", false, nil
 		}

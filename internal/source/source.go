@@ -69,6 +69,10 @@ type Result struct {
 type Reader struct {
 	// Client must be an uncached reader (manager.GetAPIReader()).
 	Client client.Reader
+	// Metadata, when set, serves Version. The manager passes its cache, whose
+	// metadata-only Secret informer (the one the source watch runs) answers without an
+	// API call; nil falls back to Client.
+	Metadata client.Reader
 }
 
 // Read returns the value ref points at, read from namespace.
@@ -192,7 +196,11 @@ func Generate(length int) (csms.Value, error) {
 func (r *Reader) Version(ctx context.Context, namespace, name string) (string, error) {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); err != nil {
+	reader := r.Metadata
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", fmt.Errorf("secret %s/%s does not exist: %w", namespace, name, ErrNotFound)
 		}

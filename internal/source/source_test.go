@@ -135,3 +135,19 @@ func TestVersion(t *testing.T) {
 		t.Errorf("Version() in another namespace: %v, want ErrNotFound", err)
 	}
 }
+
+// TestVersionPrefersMetadataReader: with Metadata set (the manager's cache), Version never
+// touches Client (the API reader), so a resync of a settled resource costs no API call.
+func TestVersionPrefersMetadataReader(t *testing.T) {
+	s := secret("team-a", "db", map[string]string{"password": canary})
+	meta := fake.NewClientBuilder().WithObjects(s).Build()
+	empty := fake.NewClientBuilder().Build()
+	r := &Reader{Client: empty, Metadata: meta}
+	if _, err := r.Version(context.Background(), "team-a", "db"); err != nil {
+		t.Fatalf("Version() through Metadata: %v", err)
+	}
+	r = &Reader{Client: empty}
+	if _, err := r.Version(context.Background(), "team-a", "db"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Version() without Metadata should read Client (empty): %v", err)
+	}
+}
