@@ -134,6 +134,7 @@ func TestManagedSecretPrinterColumns(t *testing.T) {
 	}
 	next := metav1.NewTime(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	ms.Status = v1alpha1.ManagedSecretStatus{
+		Name:             "payments_db",
 		SecretID:         "bb6a3d22-dc93-47ac-b5bd-88df7ad35f1e",
 		State:            v1alpha1.SecretStateEnabled,
 		CurrentVersionID: "v3",

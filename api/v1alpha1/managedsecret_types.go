@@ -411,6 +411,11 @@ type ManagedSecretStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
+	// name of the secret in CSMS, as the cloud reports it (spec.name, or metadata.name when
+	// spec.name is empty). Shown by kubectl get as CSMS NAME.
+	// +optional
+	Name string `json:"name,omitempty"`
+
 	// secretID is the CSMS secret ID.
 	// +optional
 	SecretID string `json:"secretID,omitempty"`
@@ -487,7 +492,7 @@ type ManagedSecretStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=msec,categories=csms
-// +kubebuilder:printcolumn:name="CSMS NAME",type=string,JSONPath=`.spec.name`
+// +kubebuilder:printcolumn:name="CSMS NAME",type=string,JSONPath=`.status.name`
 // +kubebuilder:printcolumn:name="STATE",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="VERSION",type=string,JSONPath=`.status.currentVersionID`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -79,7 +79,7 @@ func TestSeedLikeSecretCreatedStatusEqualsCloud(t *testing.T) {
 	if diff := cmp.Diff(cloudFields(statusFromCloud(sec)), cloudFields(got.Status)); diff != "" {
 		t.Errorf("status differs from the cloud (-cloud +status):\n%s", diff)
 	}
-	if got.Status.SecretID == "" || got.Status.DomainID == "" || got.Status.CreateTime == nil || got.Status.ReplicaType != "STANDALONE" {
+	if got.Status.Name != got.CSMSName() || got.Status.SecretID == "" || got.Status.DomainID == "" || got.Status.CreateTime == nil || got.Status.ReplicaType != "STANDALONE" {
 		t.Errorf("status misses cloud fields: %+v", got.Status)
 	}
 	if got.Status.CurrentVersionID != "v1" || got.Status.ObservedSourceVersion != src.ResourceVersion ||

@@ -38,6 +38,7 @@ func sameTime(st *metav1.Time, t time.Time) bool {
 // CurrentVersionID, ObservedSourceVersion and the conditions are not CSMS metadata and are
 // set by the caller.
 func setCloudStatus(st *v1alpha1.ManagedSecretStatus, sec *csms.Secret) {
+	st.Name = sec.Name
 	st.SecretID = sec.ID
 	st.State = v1alpha1.SecretState(sec.State)
 	st.KMSKeyID = sec.KmsKeyID

@@ -103,7 +103,7 @@ func TestSetCloudStatus(t *testing.T) {
 	var st v1alpha1.ManagedSecretStatus
 	setCloudStatus(&st, sec)
 	mt := func(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
-	want := v1alpha1.ManagedSecretStatus{SecretID: "id", State: "ENABLED", KMSKeyID: keyA, SecretType: "COMMON", DomainID: "dom",
+	want := v1alpha1.ManagedSecretStatus{Name: "db", SecretID: "id", State: "ENABLED", KMSKeyID: keyA, SecretType: "COMMON", DomainID: "dom",
 		EnterpriseProjectID: "0", CreateTime: mt(t0), UpdateTime: mt(t0.Add(time.Minute)), AutoRotation: true, RotationPeriod: "30d",
 		NextRotationTime: mt(t0.Add(30 * 24 * time.Hour)), RotationFuncURN: "urn", EventSubscriptions: []string{"ev"},
 		ReplicaType: "PRIMARY", Replicas: []v1alpha1.ReplicaStatus{
