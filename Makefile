@@ -58,10 +58,10 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify-gen
-verify-gen: manifests generate ## Fail when generate/manifests would change the tree.
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
-	  echo "generated files are out of date; run 'make manifests generate' and commit:"; \
-	  git status --porcelain -- api config; git --no-pager diff --stat -- api config; exit 1; fi
+verify-gen: manifests generate helm-sync api-docs ## Fail when generate/manifests (or the chart's and docs' copies of them) would change the tree.
+	@if [ -n "$$(git status --porcelain -- api config charts docs/api-reference.md)" ]; then \
+	  echo "generated files are out of date; run 'make manifests generate helm-sync api-docs' and commit:"; \
+	  git status --porcelain -- api config charts docs/api-reference.md; git --no-pager diff --stat -- api config charts docs/api-reference.md; exit 1; fi
 
 .PHONY: envtest
 envtest: ## Build (once) the envtest kube-apiserver and etcd into bin/k8s.
