@@ -72,6 +72,9 @@ func PrintTable(w io.Writer, r *Result) {
 	row("metric", "value", "target", "")
 	row(strings.Repeat("-", 44), strings.Repeat("-", 22), strings.Repeat("-", 20), "------")
 	row("converge, rate-limited (apply → all Ready)", fmt.Sprintf("%.2f s", r.ConvergeS), "", "")
+	if r.CallBoundS > 0 {
+		row("  its calls at Q (N × calls/secret / Q)", fmt.Sprintf("%.2f s", r.CallBoundS), "", "")
+	}
 	if r.ConvergeUnlimitedS > 0 {
 		row("converge, unlimited", fmt.Sprintf("%.2f s", r.ConvergeUnlimitedS), "", "")
 	} else {
@@ -99,7 +102,11 @@ func PrintTable(w io.Writer, r *Result) {
 		row("  of which throttled (429)", fmt.Sprintf("%.2f", r.ThrottledPerSecret), "", "")
 	}
 	row(fmt.Sprintf("steady state: writes in %d resync cycles", r.SteadyCycles), fmt.Sprintf("%d", r.SteadyWrites), "0", verdict(r.SteadyWrites == 0, r.SteadyCycles > 0))
-	row("steady state: reads / secret / resync", fmt.Sprintf("%.3f", r.SteadyReadsPerSecretPerResync), "≤ 1", verdict(r.SteadyReadsPerSecretPerResync <= 1, r.SteadyCycles > 0))
+	reads := fmt.Sprintf("%.3f", r.SteadyReadsPerSecretPerResync)
+	if r.SteadyThrottled > 0 && r.SteadyCycles > 0 {
+		reads += fmt.Sprintf(" (%d × 429)", r.SteadyThrottled)
+	}
+	row("steady state: reads / secret / resync", reads, "≤ 1", verdict(r.SteadyReadsPerSecretPerResync <= 1, r.SteadyCycles > 0))
 	row(fmt.Sprintf("source change → new version, p50 (%d)", r.SourceChangeUpdates-r.SourceChangeMissed), fmt.Sprintf("%.0f ms", r.SourceChangeP50Ms), "", "")
 	row("source change → new version, p99", fmt.Sprintf("%.0f ms", r.SourceChangeP99Ms), "≤ 2000 ms (idle)", verdict(r.SourceChangeP99Ms <= 2000 && r.SourceChangeMissed == 0, r.SourceChangeUpdates > 0))
 	row("manager peak RSS (VmHWM), rate-limited run", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB @ N=10k", rssVerdict(r))

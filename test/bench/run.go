@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,8 +56,12 @@ type Result struct {
 	Ratio              float64 `json:"ratio"`
 	// CallsPerSecret is emulator calls per ManagedSecret by operation (all statuses) from
 	// the first create until the system went quiet, in the rate-limited run.
-	CallsPerSecret          map[string]float64 `json:"calls_per_secret"`
-	CallsPerSecretTotal     float64            `json:"calls_per_secret_total"`
+	CallsPerSecret      map[string]float64 `json:"calls_per_secret"`
+	CallsPerSecretTotal float64            `json:"calls_per_secret_total"`
+	// CallBoundS is N × calls per secret / Q: the least time the operator's own number
+	// of calls needs at the rate limit. converge_s close to it means the operator runs at
+	// the limit and only fewer calls would make it faster.
+	CallBoundS              float64            `json:"converge_call_bound_s"`
 	ThrottledPerSecret      float64            `json:"throttled_per_secret"`
 	CallsUnlimitedPerSecret map[string]float64 `json:"calls_per_secret_unlimited"`
 	BaselineCallsPerSecret  map[string]float64 `json:"baseline_calls_per_secret"`
@@ -67,7 +72,9 @@ type Result struct {
 	SteadyWrites                  int     `json:"steady_writes"`
 	SteadyReads                   int     `json:"steady_reads"`
 	SteadyReadsPerSecretPerResync float64 `json:"steady_reads_per_secret_per_resync"`
-	SteadyCalls                   string  `json:"steady_calls"`
+	// SteadyThrottled are the reads among SteadyReads that were answered 429 and retried.
+	SteadyThrottled int    `json:"steady_throttled"`
+	SteadyCalls     string `json:"steady_calls"`
 
 	SourceChangeUpdates int     `json:"source_change_updates"`
 	SourceChangeMissed  int     `json:"source_change_missed"`
@@ -369,6 +376,9 @@ func (r *runner) limitedRun(ctx context.Context) error {
 	r.res.CallsPerSecret = perSecret(st, r.cfg.N)
 	r.res.CallsPerSecretTotal = round(float64(st.Total())/float64(r.cfg.N), 3)
 	r.res.ThrottledPerSecret = round(float64(st.Status("429"))/float64(r.cfg.N), 3)
+	if r.res.QPSEffective > 0 {
+		r.res.CallBoundS = round(float64(st.Total())/float64(r.res.QPSEffective), 2)
+	}
 	r.logf("limited: create-path calls: %s", st)
 	if s, err := ReadProc(pid); err == nil {
 		r.res.CPUConvergeS = round(s.CPU.Seconds(), 2)
@@ -391,6 +401,7 @@ func (r *runner) limitedRun(ctx context.Context) error {
 	}
 	r.res.PeakRSSMiB = round(s.PeakRSSMiB(), 1)
 	r.res.CPUS = round(s.CPU.Seconds(), 2)
+	r.saveHeapProfile(ctx, ph)
 	if m, err := ph.managerMetrics(ctx); err != nil {
 		r.note("manager metrics: %v", err)
 	} else {
@@ -456,6 +467,7 @@ func (r *runner) steadyState(ctx context.Context, ph *phase) error {
 	r.res.SteadyWrites = d.Writes()
 	r.res.SteadyReads = d.Reads()
 	r.res.SteadyReadsPerSecretPerResync = round(float64(d.Reads())/float64(n*r.cfg.Cycles), 3)
+	r.res.SteadyThrottled = d.Status("429")
 	r.res.SteadyCalls = d.String()
 	return nil
 }
@@ -484,7 +496,11 @@ func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
 	updated := make([]Item, 0, m)
 	missed := 0
 	for i := 0; i < m; i++ {
-		it := r.items[i*r.cfg.N/m]
+		// Spread over namespaces and over projects: with several projects, consecutive
+		// updates must not all land on one project's token bucket (i*N/m alone is a
+		// multiple of the project count when N is), or the figure would measure that
+		// bucket's refill rather than the operator.
+		it := r.items[(i*r.cfg.N/m+i)%r.cfg.N]
 		it.Value = randomValue()
 		prev, err := ph.admin.Stats(ctx)
 		if err != nil {
@@ -555,6 +571,37 @@ func (r *runner) verifyValues(ctx context.Context, ph *phase, items []Item) erro
 	}
 	r.logf("source changes: all %d updated values read back from CSMS through the SDK", len(items))
 	return nil
+}
+
+// saveHeapProfile saves the manager's heap profile to <Dir>/manager-heap.pb.gz when the
+// manager serves net/http/pprof on its metrics listener (a profiling build; the released
+// manager does not, and then nothing is saved).
+func (r *runner) saveHeapProfile(ctx context.Context, ph *phase) {
+	url := strings.TrimSuffix(ph.metricsURL, "/metrics") + "/debug/pprof/heap"
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return
+	}
+	path := filepath.Join(r.cfg.Dir, "manager-heap.pb.gz")
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		r.note("saving the manager's heap profile: %v", err)
+		return
+	}
+	r.logf("limited: saved the manager's heap profile to %s (go tool pprof -top %s)", path, path)
 }
 
 func (r *runner) unlimitedRun(ctx context.Context) error {

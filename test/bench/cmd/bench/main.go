@@ -33,6 +33,10 @@ func main() {
 	flag.BoolVar(&cfg.SkipUnlimited, "skip-unlimited", false, "leave out the unlimited run")
 	flag.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "leave out the SDK baseline")
 	flag.DurationVar(&cfg.ConvergeTimeout, "converge-timeout", 0, "bound on each wait for all Ready (0 = from N and Q)")
+	flag.Func("manager-arg", "extra manager flag (repeatable), e.g. -manager-arg=--zap-log-level=error", func(v string) error {
+		cfg.ManagerArgs = append(cfg.ManagerArgs, v)
+		return nil
+	})
 	flag.DurationVar(&timeout, "timeout", 90*time.Minute, "bound on the whole run")
 	flag.Parse()
 	// envtest logs through controller-runtime's logger; the benchmark prints its own
