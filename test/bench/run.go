@@ -38,8 +38,9 @@ type Config struct {
 	SkipUnlimited, SkipBaseline bool
 	// ConvergeTimeout bounds each wait for all Ready (0 = derived from N and QPS).
 	ConvergeTimeout time.Duration
-	// ManagerArgs are extra manager flags.
+	// ManagerArgs are extra manager flags; ManagerEnv extra environment (e.g. GOMEMLIMIT).
 	ManagerArgs []string
+	ManagerEnv  []string
 	Out         io.Writer
 }
 
@@ -306,7 +307,7 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	ph.metricsURL = "http://" + ports[0] + "/metrics"
 	// Later flags win: plain HTTP metrics on loopback, so the harness can read them.
 	margs := append([]string{"--metrics-bind-address=" + ports[0], "--metrics-secure=false"}, r.cfg.ManagerArgs...)
-	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: margs})
+	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: margs, Env: r.cfg.ManagerEnv})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,10 @@ func main() {
 		cfg.ManagerArgs = append(cfg.ManagerArgs, v)
 		return nil
 	})
+	flag.Func("manager-env", "extra manager environment variable NAME=VALUE (repeatable), e.g. GOMEMLIMIT=100MiB", func(v string) error {
+		cfg.ManagerEnv = append(cfg.ManagerEnv, v)
+		return nil
+	})
 	flag.DurationVar(&timeout, "timeout", 90*time.Minute, "bound on the whole run")
 	flag.Parse()
 	// envtest logs through controller-runtime's logger; the benchmark prints its own
