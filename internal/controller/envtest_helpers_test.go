@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,21 @@ func opCount(op string) int {
 	n := 0
 	for _, v := range emu.Stats()[op] {
 		n += v
+	}
+	return n
+}
+
+// opCountStatus counts the calls of op the emulator answered with the HTTP status code.
+func opCountStatus(op string, code int) int {
+	return emu.Stats()[op][strconv.Itoa(code)]
+}
+
+// appliedWriteCount counts the write calls the emulator carried out (HTTP 200), leaving
+// out those it refused, which changed nothing.
+func appliedWriteCount() int {
+	n := 0
+	for _, op := range writeOps {
+		n += opCountStatus(op, 200)
 	}
 	return n
 }

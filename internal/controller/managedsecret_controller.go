@@ -171,17 +171,30 @@ func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alp
 	}
 	name := ms.CSMSName()
 
-	// Observe: one read. Everything below works on this snapshot and on what the writes
-	// return, so steady state costs exactly this call.
-	sec, err := cli.GetSecret(ctx, name)
-	created := false
-	if errors.Is(err, csms.ErrNotFound) {
-		sec, created, err = r.create(ctx, cli, ms)
-		if err != nil {
+	var (
+		sec     *csms.Secret
+		created bool
+	)
+	if neverCreated(ms) {
+		// Nothing was ever created for this resource: create straight away instead of
+		// reading first. CreateSecret refuses a taken name, and create() then reads the
+		// secret and hands it to the ownership checks below, so nothing is skipped; a
+		// first creation costs CreateSecret + one tag call, the least CSMS allows.
+		if sec, created, err = r.create(ctx, cli, ms); err != nil {
 			return 0, err
 		}
-	} else if err != nil {
-		return 0, step(err, "reading CSMS secret %q", name)
+	} else {
+		// Observe: one read. Everything below works on this snapshot and on what the
+		// writes return, so steady state costs exactly this call.
+		sec, err = cli.GetSecret(ctx, name)
+		if errors.Is(err, csms.ErrNotFound) {
+			sec, created, err = r.create(ctx, cli, ms)
+			if err != nil {
+				return 0, err
+			}
+		} else if err != nil {
+			return 0, step(err, "reading CSMS secret %q", name)
+		}
 	}
 
 	// Tags are read only when ownership must be proven or the spec changed; otherwise the

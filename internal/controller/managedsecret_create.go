@@ -24,7 +24,8 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, m
 	if err != nil {
 		return nil, false, err
 	}
-	if !hasPendingMark(ms) {
+	markedHere := !hasPendingMark(ms)
+	if markedHere {
 		if err := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
 			if o.Annotations == nil {
 				o.Annotations = map[string]string{}
@@ -37,6 +38,18 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, m
 	in := createInput(ms)
 	in.Value = val
 	sec, err := cli.CreateSecret(ctx, in)
+	if err != nil && !errors.Is(err, csms.ErrTransient) && markedHere {
+		// CSMS answered and created nothing (the name is taken, the request was refused or
+		// throttled): the mark set for this call proves nothing. Left in place it would
+		// make a foreign untagged secret of that name look like ours on the next pass, and
+		// it would hold up deletion of a resource that never created anything. Only an
+		// ambiguous failure (ErrTransient: the response may have been lost) keeps it.
+		if perr := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
+			delete(o.Annotations, v1alpha1.AnnotationCreatePending)
+		}); perr != nil {
+			return nil, false, step(perr, "removing the %s annotation after a refused create", v1alpha1.AnnotationCreatePending)
+		}
+	}
 	if errors.Is(err, csms.ErrTransient) || errors.Is(err, csms.ErrAlreadyExists) {
 		found, gerr := cli.GetSecret(ctx, name)
 		if gerr != nil {
@@ -108,6 +121,13 @@ func mergeUpdated(observed, updated *csms.Secret) *csms.Secret {
 		out.LastUsedTime = observed.LastUsedTime
 	}
 	return &out
+}
+
+// neverCreated reports whether this resource has never created (or tried to create) a
+// cloud secret: no secret ID in status and no create-pending mark. A crash after
+// CreateSecret leaves the mark, so such a resource is observed first.
+func neverCreated(ms *v1alpha1.ManagedSecret) bool {
+	return ms.Status.SecretID == "" && !hasPendingMark(ms)
 }
 
 // hasPendingMark reports whether the resource carries the create-pending mark.

@@ -166,7 +166,8 @@ func TestUnitCreate(t *testing.T) {
 	if u.err != nil {
 		t.Fatalf("Reconcile: %v", u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "CreateSecret", "UpdateTags")
+	// Never created before: no read first, CreateSecret itself refuses a taken name.
+	assertCalls(t, cloud, "CreateSecret", "UpdateTags")
 	if !markAtCreate {
 		t.Errorf("the create-pending mark was not on the resource when CreateSecret ran")
 	}
@@ -302,15 +303,19 @@ func TestUnitRotationRefreshesVersionWithoutPush(t *testing.T) {
 
 func TestUnitNotOwnedIsLeftAlone(t *testing.T) {
 	cloud := &fakeCSMS{
-		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
-		ListTagsFn:  func(string) (map[string]string, error) { return map[string]string{"team": "other"}, nil },
+		CreateSecretFn: func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrAlreadyExists },
+		GetSecretFn:    func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:     func(string) (map[string]string, error) { return map[string]string{"team": "other"}, nil },
 	}
 	u := newUnit(t, msWith(nil), cloud)
 	got := u.reconcile(t)
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "ListTags")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags")
+	if hasPendingMark(got) {
+		t.Errorf("the create-pending mark stayed after CreateSecret found the name taken: the next pass would take the foreign secret")
+	}
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
 	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
 	if u.result.RequeueAfter != 10*time.Minute {
@@ -330,6 +335,7 @@ func TestUnitAdopt(t *testing.T) {
 	var set map[string]string
 	var remove []string
 	cloud := &fakeCSMS{
+		CreateSecretFn:    func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrAlreadyExists },
 		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
 		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{"old": "x"}, nil },
 		UpdateTagsFn:      func(_ string, s map[string]string, r []string) error { set, remove = s, r; return nil },
@@ -340,7 +346,7 @@ func TestUnitAdopt(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
 	if diff := cmp.Diff(ourTags(), set); diff != "" || len(remove) != 1 {
 		t.Errorf("tags set (-want +got):\n%s remove %v", diff, remove)
 	}
@@ -356,7 +362,8 @@ func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
 	pending := cloudSecret()
 	pending.State = csms.StatePendingDelete
 	cloud := &fakeCSMS{
-		GetSecretFn: func(string) (*csms.Secret, error) { return pending, nil },
+		CreateSecretFn: func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrAlreadyExists },
+		GetSecretFn:    func(string) (*csms.Secret, error) { return pending, nil },
 		ListTagsFn: func(string) (map[string]string, error) {
 			return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, nil
 		},
@@ -370,7 +377,7 @@ func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
 		t.Fatal(u.err)
 	}
 	// The owner tag of the previous incarnation gets the new UID.
-	assertCalls(t, cloud, "GetSecret", "ListTags", "RestoreSecret", "UpdateTags", "GetCurrentValue")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "RestoreSecret", "UpdateTags", "GetCurrentValue")
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 	if ev := u.events(); len(ev) < 1 || !strings.Contains(ev[0], EventRestored) {
 		t.Errorf("events = %v", ev)
@@ -378,15 +385,9 @@ func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
 }
 
 func TestUnitCreateTransientReobservesAndFinishesTagging(t *testing.T) {
-	gets := 0
 	cloud := &fakeCSMS{
-		GetSecretFn: func(string) (*csms.Secret, error) {
-			gets++
-			if gets == 1 {
-				return nil, csms.ErrNotFound
-			}
-			return cloudSecret(), nil // the lost response did create it
-		},
+		// The lost response did create it.
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
 		CreateSecretFn:    func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrTransient },
 		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{}, nil },
 		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
@@ -397,7 +398,7 @@ func TestUnitCreateTransientReobservesAndFinishesTagging(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
 	if hasPendingMark(got) || got.Status.SecretID != "id-1" {
 		t.Errorf("mark %v secretID %q", hasPendingMark(got), got.Status.SecretID)
 	}
@@ -467,7 +468,7 @@ func TestUnitSourceNotFound(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret")
+	assertCalls(t, cloud) // nothing to create yet: the cloud is not asked
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonSourceNotFound)
 	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "missing") {
 		t.Errorf("message %q does not name the Secret", c.Message)
@@ -603,10 +604,12 @@ func TestUnitDeleteWithoutCredentials(t *testing.T) {
 func ptrInt32(v int32) *int32 { return &v }
 
 // TestUnitStaleCacheDoesNotMakeOwnSecretForeign: the cached resource lags behind the
-// reconciler's own write of the create-pending mark; before calling an untagged secret
-// foreign, the reconciler looks at the resource as the API server has it.
+// reconciler's own writes of an earlier pass (the create-pending mark, and the secret ID it
+// records in status right after CreateSecret, before tagging failed); before calling an
+// untagged secret foreign, the reconciler looks at the resource as the API server has it.
 func TestUnitStaleCacheDoesNotMakeOwnSecretForeign(t *testing.T) {
 	cloud := &fakeCSMS{
+		CreateSecretFn:    func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrAlreadyExists },
 		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
 		ListTagsFn:        func(string) (map[string]string, error) { return map[string]string{}, nil },
 		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
@@ -616,18 +619,45 @@ func TestUnitStaleCacheDoesNotMakeOwnSecretForeign(t *testing.T) {
 	fresh := msWith(func(m *v1alpha1.ManagedSecret) {
 		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
 		m.Finalizers = []string{v1alpha1.Finalizer}
+		m.Status.SecretID = "id-1"
 	})
 	stale.r.APIReader = fake.NewClientBuilder().WithScheme(unitScheme(t)).WithObjects(fresh).Build()
 	got := stale.reconcile(t)
 	if stale.err != nil {
 		t.Fatal(stale.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	// The stale cache shows nothing created, so CreateSecret is tried and refused.
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 
 	// Without the fresh read it would have been refused.
-	cloud2 := &fakeCSMS{GetSecretFn: cloud.GetSecretFn, ListTagsFn: cloud.ListTagsFn}
+	cloud2 := &fakeCSMS{CreateSecretFn: cloud.CreateSecretFn, GetSecretFn: cloud.GetSecretFn, ListTagsFn: cloud.ListTagsFn}
 	plain := newUnit(t, msWith(nil), cloud2)
 	got = plain.reconcile(t)
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+}
+
+// TestUnitRefusedCreateDropsPendingMark: a create CSMS refuses outright created nothing,
+// so the mark set for it is removed again (left in place it would let the next pass take
+// an untagged secret of that name as ours, and hold up deletion). A create whose outcome
+// is unknown keeps it (TestUnitCreateTransientReobservesAndFinishesTagging).
+func TestUnitRefusedCreateDropsPendingMark(t *testing.T) {
+	for _, refusal := range []error{
+		&csms.APIError{Operation: "CreateSecret", StatusCode: 400, Code: "CSMS.0002", Message: "Invalid parameter.", Kind: csms.ErrInvalid},
+		&csms.APIError{Operation: "CreateSecret", StatusCode: 401, Code: "APIGW.0301", Kind: csms.ErrUnauthorized},
+		&csms.APIError{Operation: "CreateSecret", StatusCode: 429, Code: "APIGW.0308", Kind: csms.ErrThrottled},
+	} {
+		t.Run(refusal.Error(), func(t *testing.T) {
+			cloud := &fakeCSMS{CreateSecretFn: func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, refusal }}
+			u := newUnit(t, msWith(nil), cloud)
+			got := u.reconcile(t)
+			assertCalls(t, cloud, "CreateSecret")
+			if hasPendingMark(got) {
+				t.Errorf("the create-pending mark outlived a refused CreateSecret")
+			}
+			if got.Status.SecretID != "" {
+				t.Errorf("status.secretID = %q after a refused create", got.Status.SecretID)
+			}
+		})
+	}
 }
