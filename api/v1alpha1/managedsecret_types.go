@@ -262,6 +262,8 @@ type ReplicaSpec struct {
 // ManagedSecretSpec is the desired state of a CSMS secret.
 // +kubebuilder:validation:XValidation:rule="!has(self.secretType) || !(self.secretType in ['RDS-FG', 'GaussDB-FG']) || (has(self.rotation) && has(self.rotation.config))",message="spec.rotation.config is required when spec.secretType is RDS-FG or GaussDB-FG",fieldPath=".rotation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.replicas) || oldSelf.replicas.all(o, has(self.replicas) && self.replicas.exists(n, n.region == o.region))",message="spec.replicas entries cannot be removed: CSMS has no API to delete a replica (delete it in the console, then remove it here by re-creating the resource)",fieldPath=".replicas"
+// +kubebuilder:validation:XValidation:rule="(has(self.enterpriseProjectID) ? self.enterpriseProjectID : '') == (has(oldSelf.enterpriseProjectID) ? oldSelf.enterpriseProjectID : '')",message="spec.enterpriseProjectID is immutable: CSMS cannot move an existing secret to another enterprise project",fieldPath=".enterpriseProjectID"
+// +kubebuilder:validation:XValidation:rule="(has(self.rotation) && has(self.rotation.config)) == (has(oldSelf.rotation) && has(oldSelf.rotation.config)) && (!(has(self.rotation) && has(self.rotation.config)) || (self.rotation.config.instanceID == oldSelf.rotation.config.instanceID && self.rotation.config.subType == oldSelf.rotation.config.subType))",message="spec.rotation.config is immutable: CSMS cannot change rotation_config after the secret is created",fieldPath=".rotation"
 type ManagedSecretSpec struct {
 	// providerConfigRef selects the region, endpoint and credentials.
 	// Defaults to the ClusterProviderConfig named "default".

@@ -141,6 +141,43 @@ func TestManagedSecretUpdates(t *testing.T) {
 			},
 		},
 		{
+			name:   "change enterpriseProjectID",
+			setup:  func(m *v1alpha1.ManagedSecret) { m.Spec.EnterpriseProjectID = "0" },
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.EnterpriseProjectID = "ep-2" },
+			want:   []string{"spec.enterpriseProjectID", "spec.enterpriseProjectID is immutable"},
+		},
+		{
+			name:   "set enterpriseProjectID after creation",
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.EnterpriseProjectID = "ep-2" },
+			want:   []string{"spec.enterpriseProjectID", "spec.enterpriseProjectID is immutable"},
+		},
+		{
+			name: "change rotation.config",
+			setup: func(m *v1alpha1.ManagedSecret) {
+				m.Spec.SecretType = v1alpha1.SecretTypeRDSFG
+				m.Spec.Rotation = rdsRotation()
+			},
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.Rotation.Config.SubType = v1alpha1.RotationSubTypeMultiUser },
+			want:   []string{"spec.rotation", "spec.rotation.config is immutable"},
+		},
+		{
+			name:   "add rotation.config after creation",
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.Rotation = rdsRotation() },
+			want:   []string{"spec.rotation", "spec.rotation.config is immutable"},
+		},
+		{
+			name: "keep rotation.config, change the period",
+			setup: func(m *v1alpha1.ManagedSecret) {
+				m.Spec.SecretType = v1alpha1.SecretTypeRDSFG
+				m.Spec.Rotation = rdsRotation()
+			},
+			update: func(m *v1alpha1.ManagedSecret) {
+				m.Spec.Rotation.Enabled = true
+				m.Spec.Rotation.Period = "7d"
+				m.Spec.Rotation.FunctionURN = "urn:fss:cn-north-4:p:function:default:rotate:latest"
+			},
+		},
+		{
 			name: "change the mutable fields",
 			update: func(m *v1alpha1.ManagedSecret) {
 				m.Spec.Description = "new"
