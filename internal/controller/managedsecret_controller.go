@@ -130,7 +130,7 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if err := r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
 			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 		}); err != nil {
-			return ctrl.Result{}, ignoreConflict(fmt.Errorf("adding finalizer: %w", err))
+			return retryOnConflict(fmt.Errorf("adding finalizer: %w", err))
 		}
 		return ctrl.Result{}, nil
 	}
@@ -395,9 +395,11 @@ func (r *ManagedSecretReconciler) replicaPoll() time.Duration {
 	return DefaultReplicaPollInterval
 }
 
-func ignoreConflict(err error) error {
+func retryOnConflict(err error) (ctrl.Result, error) {
 	if apierrors.IsConflict(err) {
-		return nil
+		// Requeue quietly: the write that won may have been one of ours (a status patch, the
+		// create-pending mark), which the watch predicate does not turn into a new event.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	return err
+	return ctrl.Result{}, err
 }

@@ -51,7 +51,7 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, ms *v1alp
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, ignoreConflict(fmt.Errorf("removing finalizer: %w", err))
+		return retryOnConflict(fmt.Errorf("removing finalizer: %w", err))
 	}
 	log.Info("Finalizer removed")
 	return ctrl.Result{}, nil

@@ -9,13 +9,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
@@ -659,5 +662,42 @@ func TestUnitRefusedCreateDropsPendingMark(t *testing.T) {
 				t.Errorf("status.secretID = %q after a refused create", got.Status.SecretID)
 			}
 		})
+	}
+}
+
+// TestUnitFinalizerConflictRequeues: a conflict when removing the finalizer requeues
+// the resource. The write that won may have been the reconciler's own (status, pending
+// mark), which the watch predicate does not turn into a new event, so returning quietly
+// without a requeue left deleted resources waiting for an unrelated event.
+func TestUnitFinalizerConflictRequeues(t *testing.T) {
+	u := settled(t, &fakeCSMS{}, nil)
+	u.r.Providers = &fakeResolver{err: provider.ErrCredentialsNotFound}
+	deleting(t, u)
+	cur := &v1alpha1.ManagedSecret{}
+	if err := u.kube.Get(context.Background(), u.key, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain
+	if err := u.kube.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	conflicts := 0
+	u.r.Client = interceptor.NewClient(u.kube.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if conflicts == 0 {
+				conflicts++
+				return apierrors.NewConflict(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "managedsecrets"}, obj.GetName(), errors.New("the object has been modified"))
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	if got := u.reconcile(t); got == nil {
+		t.Fatal("finalizer removed despite the conflict")
+	}
+	if u.err != nil || u.result.RequeueAfter <= 0 {
+		t.Fatalf("after a conflict: result %+v, err %v; want a quiet requeue", u.result, u.err)
+	}
+	if after := u.reconcile(t); after != nil {
+		t.Errorf("the requeued pass did not finish the deletion: finalizers %v", after.Finalizers)
 	}
 }
