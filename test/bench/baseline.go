@@ -34,13 +34,20 @@ type Item struct {
 }
 
 // newSDKClient builds the official SDK's typed CSMS client for one shard of the emulator.
-func newSDKClient(endpoint string, sh Shard) *csmsv1.CsmsClient {
-	cred := basic.NewCredentialsBuilder().WithAk(sh.AK).WithSk(sh.SK).WithProjectId(sh.ProjectID).Build()
-	return csmsv1.NewCsmsClient(csmsv1.CsmsClientBuilder().
+func newSDKClient(endpoint string, sh Shard) (*csmsv1.CsmsClient, error) {
+	cred, err := basic.NewCredentialsBuilder().WithAk(sh.AK).WithSk(sh.SK).WithProjectId(sh.ProjectID).SafeBuild()
+	if err != nil {
+		return nil, fmt.Errorf("building SDK credentials: %w", err)
+	}
+	hc, err := csmsv1.CsmsClientBuilder().
 		WithEndpoints([]string{endpoint}).
 		WithCredential(cred).
 		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(30 * time.Second)).
-		Build())
+		SafeBuild()
+	if err != nil {
+		return nil, fmt.Errorf("building the SDK client: %w", err)
+	}
+	return csmsv1.NewCsmsClient(hc), nil
 }
 
 // BaselineResult is what the SDK loop did.
@@ -61,7 +68,11 @@ func RunBaseline(ctx context.Context, endpoint string, shards []Shard, items []I
 	clients := make([]*csmsv1.CsmsClient, len(shards))
 	limiters := make([]*rate.Limiter, len(shards))
 	for i, sh := range shards {
-		clients[i] = newSDKClient(endpoint, sh)
+		c, err := newSDKClient(endpoint, sh)
+		if err != nil {
+			return BaselineResult{}, err
+		}
+		clients[i] = c
 		limiters[i] = rate.NewLimiter(rate.Inf, 1)
 		if sh.QPS > 0 {
 			limiters[i] = rate.NewLimiter(rate.Limit(sh.QPS), sh.QPS)

@@ -75,7 +75,10 @@ func TestBaselineAgainstEmulator(t *testing.T) {
 	// just drained the projects' token buckets: let them refill (burst 10 at 10/s) first.
 	time.Sleep(1500 * time.Millisecond)
 	for _, it := range []Item{items[0], items[n-1]} {
-		c := newSDKClient(url, shards[it.Shard])
+		c, err := newSDKClient(url, shards[it.Shard])
+		if err != nil {
+			t.Fatal(err)
+		}
 		v, err := c.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: it.Name, VersionId: "latest"})
 		if err != nil {
 			t.Fatal(err)

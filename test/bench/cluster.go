@@ -238,7 +238,6 @@ type readyTracker struct {
 	mu      sync.Mutex
 	ready   map[types.NamespacedName]bool
 	nReady  int
-	reasons map[string]int // Ready reasons of the not-ready ones, for progress output
 	state   map[types.NamespacedName]string
 	changed chan struct{}
 	errs    atomic.Int64

@@ -148,7 +148,7 @@ func (a *Admin) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching emulator stats: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("reading emulator stats: %w", err)
@@ -173,7 +173,7 @@ func (a *Admin) Reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("resetting emulator stats: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("resetting emulator stats: HTTP %d", resp.StatusCode)

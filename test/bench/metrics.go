@@ -25,7 +25,7 @@ func scrapeMetrics(ctx context.Context, url string, match []string, names ...str
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scraping %s: HTTP %d", url, resp.StatusCode)
 	}

@@ -62,12 +62,15 @@ func verdict(ok bool, measured bool) string {
 }
 
 // PrintTable writes the human-readable summary of r.
-func PrintTable(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "\ncsms-operator benchmark: N=%d, Q=%d req/s (%d project(s), effective %d req/s), concurrency %d\n",
+func PrintTable(out io.Writer, r *Result) {
+	// One write at the end: a broken terminal is not worth an error path per line.
+	var w strings.Builder
+	defer func() { _, _ = io.WriteString(out, w.String()) }()
+	fmt.Fprintf(&w, "\ncsms-operator benchmark: N=%d, Q=%d req/s (%d project(s), effective %d req/s), concurrency %d\n",
 		r.N, r.QPS, r.Projects, r.QPSEffective, r.Concurrency)
-	fmt.Fprintf(w, "machine: %d CPU (%s), %d MiB, kernel %s, %s\n\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.MemMiB, r.Machine.Kernel, r.Machine.Go)
+	fmt.Fprintf(&w, "machine: %d CPU (%s), %d MiB, kernel %s, %s\n\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.MemMiB, r.Machine.Kernel, r.Machine.Go)
 	row := func(name, value, target, v string) {
-		fmt.Fprintf(w, "%-44s %-22s %-20s %s\n", name, value, target, v)
+		fmt.Fprintf(&w, "%-44s %-22s %-20s %s\n", name, value, target, v)
 	}
 	row("metric", "value", "target", "")
 	row(strings.Repeat("-", 44), strings.Repeat("-", 22), strings.Repeat("-", 20), "------")
@@ -120,9 +123,9 @@ func PrintTable(w io.Writer, r *Result) {
 	}
 	row("wall time of the benchmark", fmt.Sprintf("%.0f s", r.WallS), "", "")
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(&w, "note: %s\n", n)
 	}
-	fmt.Fprintln(w)
+	w.WriteString("\n")
 }
 
 func rssVerdict(r *Result) string {

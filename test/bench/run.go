@@ -113,7 +113,7 @@ type runner struct {
 }
 
 func (r *runner) logf(format string, args ...any) {
-	fmt.Fprintf(r.out, "[%s] %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+	_, _ = fmt.Fprintf(r.out, "[%s] %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...)) // progress only
 }
 
 func (r *runner) note(format string, args ...any) {
@@ -561,7 +561,10 @@ func (r *runner) verifyValues(ctx context.Context, ph *phase, items []Item) erro
 		if err := lim.Wait(ctx); err != nil {
 			return err
 		}
-		cl := newSDKClient(ph.em.URL, r.shards[it.Shard])
+		cl, err := newSDKClient(ph.em.URL, r.shards[it.Shard])
+		if err != nil {
+			return err
+		}
 		v, err := cl.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: it.Name, VersionId: "latest"})
 		if err != nil {
 			return fmt.Errorf("reading back %s: %w", it.Name, err)
@@ -589,7 +592,7 @@ func (r *runner) saveHeapProfile(ctx context.Context, ph *phase) {
 	if err != nil {
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return
 	}
