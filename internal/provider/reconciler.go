@@ -59,43 +59,133 @@ type ClusterProviderConfigReconciler struct {
 
 // Reconcile checks a ProviderConfig's credentials and writes its Ready condition.
 func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	pc := &v1alpha1.ProviderConfig{}
-	if err := r.Client.Get(ctx, req.NamespacedName, pc); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Resolver.Forget(v1alpha1.ProviderConfigKindNamespaced, req.Namespace, req.Name)
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("getting ProviderConfig: %w", err)
-	}
-	if !pc.DeletionTimestamp.IsZero() {
-		r.Resolver.Forget(v1alpha1.ProviderConfigKindNamespaced, pc.Namespace, pc.Name)
-		return ctrl.Result{}, nil
-	}
-	orig := pc.DeepCopy()
-	_, target, err := r.Resolver.clientForProviderConfig(ctx, pc)
-	res, err := reconcileStatus(ctx, r.Client, r.Recorder, orig, pc, &pc.Status, target, err)
-	return recheckEnvironment(pc.Spec.Credentials.Source, res, err, findReady(pc.Status.Conditions))
+	return providerConfigKind.reconcile(ctx, r.Client, r.Resolver, r.Recorder, req)
 }
 
 // Reconcile checks a ClusterProviderConfig's selector and credentials and writes its
 // Ready condition.
 func (r *ClusterProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	cpc := &v1alpha1.ClusterProviderConfig{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cpc); err != nil {
+	return clusterProviderConfigKind.reconcile(ctx, r.Client, r.Resolver, r.Recorder, req)
+}
+
+// configKind describes one of the two config kinds, so a single reconcile and setup serve
+// both ProviderConfig (namespaced) and ClusterProviderConfig (cluster-scoped).
+type configKind[T conditionedObject, L client.ObjectList] struct {
+	kind v1alpha1.ProviderConfigKind
+	// namespaced scopes the resolver cache key and the Secret-to-config lookup to the
+	// Secret's namespace; cluster configs are keyed with "" and listed cluster-wide.
+	namespaced bool
+	newObject  func() T
+	newList    func() L
+	requests   func(L) []reconcile.Request
+	resolved   func(T) *resolvedConfig
+	clientFor  func(context.Context, *Resolver, T) (*Target, error)
+}
+
+var providerConfigKind = configKind[*v1alpha1.ProviderConfig, *v1alpha1.ProviderConfigList]{
+	kind:       v1alpha1.ProviderConfigKindNamespaced,
+	namespaced: true,
+	newObject:  func() *v1alpha1.ProviderConfig { return &v1alpha1.ProviderConfig{} },
+	newList:    func() *v1alpha1.ProviderConfigList { return &v1alpha1.ProviderConfigList{} },
+	requests: func(l *v1alpha1.ProviderConfigList) []reconcile.Request {
+		return requestsFor(l.Items)
+	},
+	resolved: resolvedFromProviderConfig,
+	clientFor: func(ctx context.Context, r *Resolver, pc *v1alpha1.ProviderConfig) (*Target, error) {
+		_, target, err := r.clientForProviderConfig(ctx, pc)
+		return target, err
+	},
+}
+
+var clusterProviderConfigKind = configKind[*v1alpha1.ClusterProviderConfig, *v1alpha1.ClusterProviderConfigList]{
+	kind:      v1alpha1.ProviderConfigKindCluster,
+	newObject: func() *v1alpha1.ClusterProviderConfig { return &v1alpha1.ClusterProviderConfig{} },
+	newList:   func() *v1alpha1.ClusterProviderConfigList { return &v1alpha1.ClusterProviderConfigList{} },
+	requests: func(l *v1alpha1.ClusterProviderConfigList) []reconcile.Request {
+		return requestsFor(l.Items)
+	},
+	resolved: resolvedFromClusterProviderConfig,
+	clientFor: func(ctx context.Context, r *Resolver, cpc *v1alpha1.ClusterProviderConfig) (*Target, error) {
+		_, target, err := r.clientForClusterProviderConfig(ctx, cpc)
+		return target, err
+	},
+}
+
+// requestsFor turns list items into reconcile requests.
+func requestsFor[T any, PT interface {
+	*T
+	client.Object
+}](items []T) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(items))
+	for i := range items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(PT(&items[i]))})
+	}
+	return reqs
+}
+
+// scope is the namespace a config of this kind is keyed by: "" for cluster configs.
+func (k configKind[T, L]) scope(ns string) string {
+	if !k.namespaced {
+		return ""
+	}
+	return ns
+}
+
+// reconcile checks one config's credentials and writes its Ready condition; a deleted
+// config only has its cached client dropped.
+func (k configKind[T, L]) reconcile(ctx context.Context, c client.Client, resolver *Resolver, rec events.EventRecorder,
+	req ctrl.Request) (ctrl.Result, error) {
+	obj := k.newObject()
+	if err := c.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Resolver.Forget(v1alpha1.ProviderConfigKindCluster, "", req.Name)
+			resolver.Forget(k.kind, k.scope(req.Namespace), req.Name)
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, fmt.Errorf("getting ClusterProviderConfig: %w", err)
+		return ctrl.Result{}, fmt.Errorf("getting %s: %w", k.kind, err)
 	}
-	if !cpc.DeletionTimestamp.IsZero() {
-		r.Resolver.Forget(v1alpha1.ProviderConfigKindCluster, "", cpc.Name)
+	if !obj.GetDeletionTimestamp().IsZero() {
+		resolver.Forget(k.kind, k.scope(obj.GetNamespace()), obj.GetName())
 		return ctrl.Result{}, nil
 	}
-	orig := cpc.DeepCopy()
-	_, target, err := r.Resolver.clientForClusterProviderConfig(ctx, cpc)
-	res, err := reconcileStatus(ctx, r.Client, r.Recorder, orig, cpc, &cpc.Status, target, err)
-	return recheckEnvironment(cpc.Spec.Credentials.Source, res, err, findReady(cpc.Status.Conditions))
+	orig, ok := obj.DeepCopyObject().(T)
+	if !ok {
+		return ctrl.Result{}, fmt.Errorf("copying %s: unexpected type %T", k.kind, obj)
+	}
+	target, err := k.clientFor(ctx, resolver, obj)
+	status := statusOf(obj)
+	res, err := reconcileStatus(ctx, c, rec, orig, obj, status, target, err)
+	return recheckEnvironment(k.resolved(obj).source, res, err, findReady(status.Conditions))
+}
+
+// setup registers the controller of this kind, its credentials-Secret field index and a
+// metadata-only watch of Secrets mapped through that index.
+func (k configKind[T, L]) setup(mgr ctrl.Manager, c client.Client, r reconcile.Reconciler) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), k.newObject(), credentialsSecretIndex,
+		func(o client.Object) []string {
+			obj, ok := o.(T)
+			if !ok {
+				return nil
+			}
+			return secretIndexValue(k.resolved(obj))
+		}); err != nil {
+		return fmt.Errorf("indexing %ss by credentials Secret: %w", k.kind, err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(k.newObject()).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, s client.Object) []reconcile.Request {
+				list := k.newList()
+				opts := []client.ListOption{client.MatchingFields{credentialsSecretIndex: s.GetNamespace() + "/" + s.GetName()}}
+				if k.namespaced {
+					opts = append(opts, client.InNamespace(s.GetNamespace()))
+				}
+				if err := c.List(ctx, list, opts...); err != nil {
+					log.FromContext(ctx).Error(err, "Listing "+string(k.kind)+"s for a credentials Secret", "secret", klog.KObj(s))
+					return nil
+				}
+				return k.requests(list)
+			})).
+		Complete(r)
 }
 
 // conditionedObject is what both config kinds share for status handling.
@@ -188,33 +278,7 @@ func (r *ProviderConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ProviderConfig{}, credentialsSecretIndex,
-		func(o client.Object) []string {
-			pc, ok := o.(*v1alpha1.ProviderConfig)
-			if !ok {
-				return nil
-			}
-			return secretIndexValue(resolvedFromProviderConfig(pc))
-		}); err != nil {
-		return fmt.Errorf("indexing ProviderConfigs by credentials Secret: %w", err)
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ProviderConfig{}).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, s client.Object) []reconcile.Request {
-				list := &v1alpha1.ProviderConfigList{}
-				if err := r.Client.List(ctx, list, client.InNamespace(s.GetNamespace()),
-					client.MatchingFields{credentialsSecretIndex: s.GetNamespace() + "/" + s.GetName()}); err != nil {
-					log.FromContext(ctx).Error(err, "Listing ProviderConfigs for a credentials Secret", "secret", klog.KObj(s))
-					return nil
-				}
-				reqs := make([]reconcile.Request, 0, len(list.Items))
-				for i := range list.Items {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-				}
-				return reqs
-			})).
-		Complete(r)
+	return providerConfigKind.setup(mgr, r.Client, r)
 }
 
 // SetupWithManager registers the ClusterProviderConfig controller, its credentials-Secret
@@ -223,33 +287,7 @@ func (r *ClusterProviderConfigReconciler) SetupWithManager(mgr ctrl.Manager) err
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ClusterProviderConfig{}, credentialsSecretIndex,
-		func(o client.Object) []string {
-			cpc, ok := o.(*v1alpha1.ClusterProviderConfig)
-			if !ok {
-				return nil
-			}
-			return secretIndexValue(resolvedFromClusterProviderConfig(cpc))
-		}); err != nil {
-		return fmt.Errorf("indexing ClusterProviderConfigs by credentials Secret: %w", err)
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ClusterProviderConfig{}).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, s client.Object) []reconcile.Request {
-				list := &v1alpha1.ClusterProviderConfigList{}
-				if err := r.Client.List(ctx, list,
-					client.MatchingFields{credentialsSecretIndex: s.GetNamespace() + "/" + s.GetName()}); err != nil {
-					log.FromContext(ctx).Error(err, "Listing ClusterProviderConfigs for a credentials Secret", "secret", klog.KObj(s))
-					return nil
-				}
-				reqs := make([]reconcile.Request, 0, len(list.Items))
-				for i := range list.Items {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-				}
-				return reqs
-			})).
-		Complete(r)
+	return clusterProviderConfigKind.setup(mgr, r.Client, r)
 }
 
 // secretIndexValue is the credentialsSecretIndex value of a config: its Secret's
