@@ -146,11 +146,8 @@ func valueOf(str, bin *string) (string, bool) {
 
 func (s *Server) showSecret(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, metadataReadable)
 		if aerr != nil {
-			return nil, aerr
-		}
-		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		return secretResp{rec.view()}, nil
@@ -171,7 +168,7 @@ func (s *Server) listSecrets(c *reqCtx) (any, *apiError) {
 	var out []secretView
 	var more bool
 	for _, rec := range recs {
-		if rec.State == statePendingDelete && rec.ScheduledDeleteTime <= now {
+		if rec.purgedBy(now) {
 			continue // purged by the next sweep; already gone for clients
 		}
 		if marker != "" && rec.Name <= marker {
@@ -230,11 +227,8 @@ func (s *Server) updateSecret(c *reqCtx) (any, *apiError) {
 	if aerr := decodeBody(c.body, &req); aerr != nil {
 		return nil, aerr
 	}
-	if req.KmsKeyID != nil && *req.KmsKeyID != "" && !kmsIDRe.MatchString(*req.KmsKeyID) {
-		return nil, errInvalid("kms_key_id", "must match ^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$")
-	}
-	if req.Description != nil && len(*req.Description) > maxDescriptionBytes {
-		return nil, errInvalid("description", "longer than 2048 bytes")
+	if aerr := validateKeyAndDescription(req.KmsKeyID, req.Description); aerr != nil {
+		return nil, aerr
 	}
 	if req.RotationPeriod != nil {
 		if aerr := validatePeriod(*req.RotationPeriod); aerr != nil {
@@ -247,15 +241,9 @@ func (s *Server) updateSecret(c *reqCtx) (any, *apiError) {
 		}
 	}
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, primaryWritable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		if rec.ReplicaType == ReplicaReplica {
-			return nil, errReplicaWrite()
 		}
 		period, urn, auto := rec.RotationPeriod, rec.RotationFuncURN, rec.AutoRotation
 		if req.RotationPeriod != nil {
@@ -330,12 +318,9 @@ func (s *Server) scheduleDelete(c *reqCtx) (any, *apiError) {
 		return nil, errInvalid("recovery_window_in_days", "must be from 7 to 30")
 	}
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
 		}
 		rec.State = statePendingDelete
 		rec.ScheduledDeleteTime = t.now + int64(days)*int64(24*time.Hour/time.Millisecond)
@@ -367,15 +352,9 @@ func (s *Server) cancelDelete(c *reqCtx) (any, *apiError) {
 
 func (s *Server) rotateSecret(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, primaryWritable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		if rec.ReplicaType == ReplicaReplica {
-			return nil, errReplicaWrite()
 		}
 		if aerr := t.rotate(rec, false); aerr != nil {
 			return nil, aerr
@@ -505,15 +484,9 @@ func (s *Server) createReplica(c *reqCtx) (any, *apiError) {
 		return nil, errInvalid(replicaFieldKmsKeyID, "must match ^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$")
 	}
 	res, aerr := s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, primaryWritable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		if rec.ReplicaType == ReplicaReplica {
-			return nil, errReplicaWrite()
 		}
 		for _, rp := range rec.Replicas {
 			if rp.Region == region {

@@ -44,12 +44,9 @@ func (s *Server) batchTags(c *reqCtx) (any, *apiError) {
 func (s *Server) deleteTag(c *reqCtx) (any, *apiError) {
 	key := c.params["key"]
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secretByID(c)
+		rec, aerr := t.secretByIDFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
 		}
 		if _, ok := rec.tagValue(key); !ok {
 			return nil, errNotFound("tag")
@@ -71,12 +68,9 @@ func (s *Server) changeTags(c *reqCtx, action string, items []tagItemReq) (any, 
 		}
 	}
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secretByID(c)
+		rec, aerr := t.secretByIDFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
 		}
 		tags := append([]tagRec{}, rec.Tags...)
 		for _, it := range items {
@@ -119,11 +113,8 @@ func removeTag(tags []tagRec, key string) []tagRec {
 
 func (s *Server) listTags(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secretByID(c)
+		rec, aerr := t.secretByIDFor(c, metadataReadable)
 		if aerr != nil {
-			return nil, aerr
-		}
-		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		return struct {
@@ -225,7 +216,7 @@ func (s *Server) listResourceInstances(c *reqCtx) (any, *apiError) {
 	now := s.nowMs()
 	var hits []*secretRec
 	for _, rec := range recs {
-		if rec.State == statePendingDelete && rec.ScheduledDeleteTime <= now {
+		if rec.purgedBy(now) {
 			continue
 		}
 		if matchesResource(rec, &req) {

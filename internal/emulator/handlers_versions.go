@@ -43,15 +43,9 @@ func (s *Server) createVersion(c *reqCtx) (any, *apiError) {
 		if expire != 0 && expire <= t.now {
 			return nil, errInvalid("expire_time", "must be in the future")
 		}
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, primaryWritable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		if rec.ReplicaType == ReplicaReplica {
-			return nil, errReplicaWrite()
 		}
 		value, binary := valueOf(req.SecretString, req.SecretBinary)
 		v, aerr := t.addVersion(rec, value, binary, stages, expire)
@@ -70,11 +64,8 @@ func (s *Server) listVersions(c *reqCtx) (any, *apiError) {
 	}
 	marker := c.query.Get("marker")
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, metadataReadable)
 		if aerr != nil {
-			return nil, aerr
-		}
-		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		versions := append([]versionRec{}, rec.Versions...)
@@ -109,16 +100,13 @@ type versionResp struct {
 
 func (s *Server) showVersion(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, valueReadable)
 		if aerr != nil {
 			return nil, aerr
 		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingRead()
-		}
-		v := rec.findVersion(c.params["version_id"])
-		if v == nil {
-			return nil, errNotFound("secret version")
+		v, aerr := rec.version(c.params["version_id"])
+		if aerr != nil {
+			return nil, aerr
 		}
 		plain, aerr := s.open(rec, *v)
 		if aerr != nil {
@@ -151,16 +139,13 @@ func (s *Server) updateVersion(c *reqCtx) (any, *apiError) {
 		if *req.ExpireTime <= t.now {
 			return nil, errInvalid("expire_time", "must be in the future")
 		}
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
 		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		v := rec.findVersion(c.params["version_id"])
-		if v == nil {
-			return nil, errNotFound("secret version")
+		v, aerr := rec.version(c.params["version_id"])
+		if aerr != nil {
+			return nil, aerr
 		}
 		v.ExpireTime = *req.ExpireTime
 		rec.UpdateTime = t.now
@@ -182,11 +167,8 @@ type stageResp struct {
 
 func (s *Server) showStage(c *reqCtx) (any, *apiError) {
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, metadataReadable)
 		if aerr != nil {
-			return nil, aerr
-		}
-		if aerr := metadataReadable(rec); aerr != nil {
 			return nil, aerr
 		}
 		stage := c.params["stage_name"]
@@ -216,16 +198,13 @@ func (s *Server) updateStage(c *reqCtx) (any, *apiError) {
 		return nil, errInvalid("stage_name", "SYSPREVIOUS cannot be set directly")
 	}
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
 		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
-		}
-		v := rec.findVersion(*req.VersionID)
-		if v == nil {
-			return nil, errNotFound("secret version")
+		v, aerr := rec.version(*req.VersionID)
+		if aerr != nil {
+			return nil, aerr
 		}
 		if len(v.Stages) >= maxVersionStages && !contains(v.Stages, stage) {
 			return nil, errInvalid("version_stages", "a version holds at most 12 stages")
@@ -248,12 +227,9 @@ func (s *Server) deleteStage(c *reqCtx) (any, *apiError) {
 		return nil, errSystemStage()
 	}
 	return s.update(func(t *txn) (any, *apiError) {
-		rec, aerr := t.secret(c)
+		rec, aerr := t.secretFor(c, writable)
 		if aerr != nil {
 			return nil, aerr
-		}
-		if rec.State == statePendingDelete {
-			return nil, errPendingWrite()
 		}
 		if rec.stageHolder(stage) == nil {
 			return nil, errNotFound("secret stage")

@@ -186,6 +186,21 @@ func (r *secretRec) versionMeta(v *versionRec) versionMetaView {
 	return m
 }
 
+// version is findVersion for handlers: an unknown version is a "secret version" not found.
+func (r *secretRec) version(id string) (*versionRec, *apiError) {
+	v := r.findVersion(id)
+	if v == nil {
+		return nil, errNotFound("secret version")
+	}
+	return v, nil
+}
+
+// purgedBy says whether rec's deletion is due at now: the next sweep removes it, so
+// clients no longer see it.
+func (r *secretRec) purgedBy(now int64) bool {
+	return r.State == statePendingDelete && r.ScheduledDeleteTime <= now
+}
+
 func (r *secretRec) findVersion(id string) *versionRec {
 	if id == "latest" {
 		// "latest" is the newest version by creation (highest number).

@@ -107,6 +107,58 @@ func metadataReadable(rec *secretRec) *apiError {
 	return nil
 }
 
+// valueReadable says whether rec's values may be read: never while PENDING_DELETE.
+func valueReadable(rec *secretRec) *apiError {
+	if rec.State == statePendingDelete {
+		return errPendingRead()
+	}
+	return nil
+}
+
+// writable says whether rec may be changed: a PENDING_DELETE secret refuses writes.
+func writable(rec *secretRec) *apiError {
+	if rec.State == statePendingDelete {
+		return errPendingWrite()
+	}
+	return nil
+}
+
+// primaryWritable is writable, and also refuses a replica, whose values and
+// configuration follow its primary.
+func primaryWritable(rec *secretRec) *apiError {
+	if aerr := writable(rec); aerr != nil {
+		return aerr
+	}
+	if rec.ReplicaType == ReplicaReplica {
+		return errReplicaWrite()
+	}
+	return nil
+}
+
+// checked passes a loaded secret through check (one of metadataReadable, valueReadable,
+// writable, primaryWritable), so handlers share the not-found and state refusals.
+func checked(rec *secretRec, aerr *apiError, check func(*secretRec) *apiError) (*secretRec, *apiError) {
+	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := check(rec); aerr != nil {
+		return nil, aerr
+	}
+	return rec, nil
+}
+
+// secretFor loads the secret named in the path and applies check.
+func (t *txn) secretFor(c *reqCtx, check func(*secretRec) *apiError) (*secretRec, *apiError) {
+	rec, aerr := t.secret(c)
+	return checked(rec, aerr, check)
+}
+
+// secretByIDFor loads the secret whose ID is in the path and applies check.
+func (t *txn) secretByIDFor(c *reqCtx, check func(*secretRec) *apiError) (*secretRec, *apiError) {
+	rec, aerr := t.secretByID(c)
+	return checked(rec, aerr, check)
+}
+
 // checkSubscriptions refuses event_subscriptions that name no event of the request's
 // project, unless inferredEventSubscriptionUnchecked says CSMS does not check them.
 func (t *txn) checkSubscriptions(c *reqCtx, subs []string) *apiError {
@@ -179,7 +231,7 @@ func (t *txn) settle(key string, rec *secretRec) (*secretRec, *apiError) {
 	if d == 0 || d > t.now {
 		return rec, nil
 	}
-	if rec.State == statePendingDelete && rec.ScheduledDeleteTime <= t.now {
+	if rec.purgedBy(t.now) {
 		t.del(rec)
 		return nil, nil
 	}

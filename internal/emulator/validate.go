@@ -69,11 +69,8 @@ func (r *createReq) validate() *apiError {
 	if r.Name == nil || !nameRe.MatchString(*r.Name) {
 		return errInvalid("name", "must match ^[a-zA-Z0-9_-]{1,64}$")
 	}
-	if r.KmsKeyID != nil && *r.KmsKeyID != "" && !kmsIDRe.MatchString(*r.KmsKeyID) {
-		return errInvalid("kms_key_id", "must match ^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$")
-	}
-	if r.Description != nil && len(*r.Description) > maxDescriptionBytes {
-		return errInvalid("description", "longer than 2048 bytes")
+	if aerr := validateKeyAndDescription(r.KmsKeyID, r.Description); aerr != nil {
+		return aerr
 	}
 	if aerr := validateValue(r.SecretString, r.SecretBinary); aerr != nil {
 		return aerr
@@ -112,6 +109,18 @@ func (r *createReq) validate() *apiError {
 		if aerr := validateSubscriptions(*r.EventSubscriptions); aerr != nil {
 			return aerr
 		}
+	}
+	return nil
+}
+
+// validateKeyAndDescription checks the optional kms_key_id and description that create
+// and update accept alike.
+func validateKeyAndDescription(kmsKeyID, description *string) *apiError {
+	if kmsKeyID != nil && *kmsKeyID != "" && !kmsIDRe.MatchString(*kmsKeyID) {
+		return errInvalid("kms_key_id", "must match ^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$")
+	}
+	if description != nil && len(*description) > maxDescriptionBytes {
+		return errInvalid("description", "longer than 2048 bytes")
 	}
 	return nil
 }
