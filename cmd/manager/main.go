@@ -118,6 +118,7 @@ func main() {
 		LeaderElectionNamespace: leaderElectionNS,
 		// Secret data is never cached (see controller.ClientOptions).
 		Client: controller.ClientOptions(),
+		Cache:  controller.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")
