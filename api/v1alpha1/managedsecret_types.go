@@ -485,6 +485,11 @@ type ManagedSecretStatus struct {
 	// (empty for generated values).
 	// +optional
 	ObservedSourceVersion string `json:"observedSourceVersion,omitempty"`
+	// observedSource names the value source last pushed to CSMS (kind, Secret and key, never
+	// a value). With observedSourceVersion it tells a changed source from a spec edit that
+	// leaves the source alone, which must not push the source over a rotated value.
+	// +optional
+	ObservedSource string `json:"observedSource,omitempty"`
 	// lastSyncTime is when the last successful reconcile finished.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`

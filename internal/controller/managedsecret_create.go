@@ -66,6 +66,9 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, m
 	// secret is ours on the next pass.
 	ms.Status.SecretID = sec.ID
 	ms.Status.ObservedSourceVersion = sourceRV
+	if ref, ok := sourceRef(ms.Spec.Value); ok {
+		ms.Status.ObservedSource = sourceIdentity(ref)
+	}
 	ms.Status.CurrentVersionID = "v1" // CreateSecret stores the value as v1, SYSCURRENT
 	if err := cli.UpdateTags(ctx, sec.ID, desiredTags(ms), nil); err != nil {
 		return nil, false, step(err, "tagging the new CSMS secret %q", name)

@@ -499,12 +499,12 @@ func TestUnitReplicas(t *testing.T) {
 	if err := u.kube.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
 	}
-	cloud.GetCurrentValueFn = func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil }
 	got := u.reconcile(t)
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "ListTags", "CreateReplica", "GetCurrentValue")
+	// A spec edit that leaves spec.value alone does not look at the value.
+	assertCalls(t, cloud, "GetSecret", "ListTags", "CreateReplica")
 	if asked.Region != "ap-southeast-3" {
 		t.Errorf("CreateReplica region %q", asked.Region)
 	}
@@ -699,5 +699,74 @@ func TestUnitFinalizerConflictRequeues(t *testing.T) {
 	}
 	if after := u.reconcile(t); after != nil {
 		t.Errorf("the requeued pass did not finish the deletion: finalizers %v", after.Finalizers)
+	}
+}
+
+// TestUnitSpecEditDoesNotPushOverRotation: after CSMS rotated the value, a spec edit that
+// leaves spec.value alone must not push the (unchanged) source over the rotated version;
+// pointing spec.value at another key is a source change and is pushed.
+func TestUnitSpecEditDoesNotPushOverRotation(t *testing.T) {
+	rotatedValue := csms.StringValue("rotated-by-csms")
+	var pushed []csms.Value
+	cloud := &fakeCSMS{
+		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:        func(string) (map[string]string, error) { return ourTags(), nil },
+		UpdateSecretFn:    func(string, csms.UpdateSecretInput) (*csms.Secret, error) { return cloudSecret(), nil },
+		GetCurrentValueFn: func(string) (csms.Value, string, error) { return rotatedValue, "v2", nil },
+		PutValueFn: func(_ string, v csms.Value) (string, error) {
+			pushed = append(pushed, v)
+			return "v3", nil
+		},
+	}
+	u := settled(t, cloud, nil)
+	edit := func(mutate func(*v1alpha1.ManagedSecret)) {
+		t.Helper()
+		cur := &v1alpha1.ManagedSecret{}
+		if err := u.kube.Get(context.Background(), u.key, cur); err != nil {
+			t.Fatal(err)
+		}
+		mutate(cur)
+		cur.Generation++ // the fake client does not bump generations
+		if err := u.kube.Update(context.Background(), cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(func(m *v1alpha1.ManagedSecret) { m.Spec.Tags = map[string]string{"team": "y"} })
+	cloud.UpdateTagsFn = func(string, map[string]string, []string) error { return nil }
+	if u.reconcile(t); u.err != nil {
+		t.Fatal(u.err)
+	}
+	if len(pushed) != 0 {
+		t.Fatalf("a tag edit pushed the source over the rotated value")
+	}
+
+	// Another key of the same Secret: a source change.
+	src := &corev1.Secret{}
+	if err := u.kube.Get(context.Background(), client.ObjectKey{Namespace: u.key.Namespace, Name: "src"}, src); err != nil {
+		t.Fatal(err)
+	}
+	src.Data["other"] = []byte(unitCanary + "-other")
+	if err := u.kube.Update(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	// Take the Secret's new resourceVersion as already seen, so only the key switch is new.
+	cur := &v1alpha1.ManagedSecret{}
+	if err := u.kube.Get(context.Background(), u.key, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.ObservedSourceVersion = u.sourceRV(t)
+	if err := u.kube.Status().Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	edit(func(m *v1alpha1.ManagedSecret) { m.Spec.Value.SecretKeyRef.Key = "other" })
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	if len(pushed) != 1 || !pushed[0].Equal(csms.StringValue(unitCanary+"-other")) {
+		t.Fatalf("switching spec.value to another key pushed %d values, want the new key's value once", len(pushed))
+	}
+	if got.Status.ObservedSource != "secretKeyRef:src/other" || got.Status.CurrentVersionID != "v3" {
+		t.Errorf("status observedSource %q currentVersionID %q", got.Status.ObservedSource, got.Status.CurrentVersionID)
 	}
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/csms-operator/csms-operator/internal/source"
 )
 
-// syncValue pushes the source value when the source Secret changed since the last push
-// (or the spec changed, e.g. another key): it reads the cloud's current value and creates
-// a new version only if it differs. A rotated cloud value is therefore never overwritten
-// by an unchanged source. Generated values are never pushed after creation. pushed reports
+// syncValue pushes the source value when the source changed since the last push: the
+// Secret's resourceVersion moved, or spec.value now points at another Secret or key. It
+// then reads the cloud's current value and creates a new version only if it differs. Any
+// other spec edit leaves the value alone, so a rotated cloud value is never overwritten by
+// an unchanged source. Generated values are never pushed after creation. pushed reports
 // whether the current version ID was refreshed.
 func (r *ManagedSecretReconciler) syncValue(ctx context.Context, cli csms.Client, ms *v1alpha1.ManagedSecret, name string) (pushed bool, err error) {
 	ref, ok := sourceRef(ms.Spec.Value)
@@ -25,12 +26,15 @@ func (r *ManagedSecretReconciler) syncValue(ctx context.Context, cli csms.Client
 	if err != nil {
 		return false, step(err, "reading the value source")
 	}
-	if rv == ms.Status.ObservedSourceVersion && ms.Generation == ms.Status.ObservedGeneration {
+	id := sourceIdentity(ref)
+	if rv == ms.Status.ObservedSourceVersion && (ms.Status.ObservedSource == id || ms.Status.ObservedSource == "") {
+		// Unchanged. An empty observedSource predates the field: take the current one.
+		ms.Status.ObservedSource = id
 		return false, nil
 	}
 	logf.FromContext(ctx).V(1).Info("Source changed since the last push; comparing values",
 		"sourceVersion", rv, "observedSourceVersion", ms.Status.ObservedSourceVersion,
-		"generation", ms.Generation, "observedGeneration", ms.Status.ObservedGeneration)
+		"source", id, "observedSource", ms.Status.ObservedSource)
 	src, err := r.Sources.Read(ctx, ms.Namespace, ref)
 	if err != nil {
 		return false, step(err, "reading the value source")
@@ -50,7 +54,20 @@ func (r *ManagedSecretReconciler) syncValue(ctx context.Context, cli csms.Client
 	}
 	ms.Status.CurrentVersionID = vid
 	ms.Status.ObservedSourceVersion = src.ResourceVersion
+	ms.Status.ObservedSource = id
 	return true, nil
+}
+
+// sourceIdentity names a value source for status.observedSource: its kind, Secret and key.
+func sourceIdentity(ref source.Ref) string {
+	switch ref.Kind {
+	case source.KindSecret:
+		return "secretRef:" + ref.Name
+	case source.KindBinaryKey:
+		return "binarySecretKeyRef:" + ref.Name + "/" + ref.Key
+	default:
+		return "secretKeyRef:" + ref.Name + "/" + ref.Key
+	}
 }
 
 // initialValue is the value a new secret is created with, and the resourceVersion of its
