@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,16 +15,14 @@ import (
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
 	"github.com/csms-operator/csms-operator/internal/emulator"
+	"github.com/csms-operator/csms-operator/internal/testenv"
 )
 
 // The envtest suite: a real kube-apiserver with the generated CRDs, one CSMS emulator
@@ -69,17 +65,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets, err := envtestAssets()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
-			return 1
-		}
-		if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
-			fmt.Fprintf(os.Stderr, "setenv: %v\n", err)
-			return 1
-		}
-	}
 	// funcr renders every key/value pair, so the canary test sees what a JSON log would.
 	// Verbosity 5 includes the reconciler's and controller-runtime's debug logs; from 6 on
 	// client-go traces HTTP requests, and at 8 it dumps request and response bodies (of
@@ -121,33 +106,18 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	env, err := testenv.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
+		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
 		}
 	}()
-
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "client: %v\n", err)
-		return 1
-	}
+	cfg, scheme := env.Config, env.Scheme
+	k8sClient = env.Client
 	if err := createDefaultProvider(); err != nil {
 		fmt.Fprintf(os.Stderr, "default provider: %v\n", err)
 		return 1
@@ -223,17 +193,6 @@ func clusterProviderConfig(name, endpoint string, sel *metav1.LabelSelector, rl 
 			NamespaceSelector: sel,
 		},
 	}
-}
-
-// envtestAssets runs hack/setup-envtest.sh (a no-op when the binaries are built), so that
-// `go test ./internal/controller/` works without exporting KUBEBUILDER_ASSETS.
-func envtestAssets() (string, error) {
-	out, err := exec.Command(filepath.Join("..", "..", "hack", "setup-envtest.sh")).Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/setup-envtest.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
 }
 
 func tail(s string, n int) string {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,15 +12,13 @@ import (
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/testenv"
 )
 
 // Shared by the envtest tests of this package.
@@ -50,50 +45,24 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets, err := envtestAssets()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "envtest assets: %v\n", err)
-			return 1
-		}
-		if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
-			fmt.Fprintf(os.Stderr, "setting KUBEBUILDER_ASSETS: %v\n", err)
-			return 1
-		}
-	}
 	// funcr renders every key/value pair, so the canary test sees exactly what a JSON
 	// log would carry.
 	ctrl.SetLogger(funcr.New(func(prefix, args string) {
 		_, _ = fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
 	}, funcr.Options{Verbosity: 10}))
 
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	env, err := testenv.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := testEnv.Stop(); err != nil {
+		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
 		}
 	}()
-
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "client: %v\n", err)
-		return 1
-	}
+	cfg, scheme := env.Config, env.Scheme
+	k8sClient = env.Client
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -141,18 +110,6 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "---- manager log ----\n%s\n", managerLog.String())
 	}
 	return code
-}
-
-// envtestAssets runs hack/setup-envtest.sh (a no-op when the binaries are built) and
-// returns the last line of its output, so `go test ./internal/provider/` works without
-// exporting KUBEBUILDER_ASSETS first.
-func envtestAssets() (string, error) {
-	out, err := exec.Command(filepath.Join("..", "..", "hack", "setup-envtest.sh")).Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/setup-envtest.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
 }
 
 // countingFactory wraps csms.New: it counts builds per endpoint (each test uses its own
