@@ -124,15 +124,17 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return r.reconcileDelete(ctx, ms)
 	}
 
-	// The finalizer goes on before anything is created in the cloud, and alone: the update
-	// event of this patch brings the resource back.
-	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+	// The finalizer must be on before anything is created in the cloud. A resource that
+	// never created anything gets it from create(), in the same write as the create-pending
+	// mark, so a new resource costs one metadata write and one pass (the predicate ignores
+	// our own finalizer being added). A resource that did create something and lost the
+	// finalizer (removed by hand) gets it back here, and the pass goes on.
+	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) && !neverCreated(ms) {
 		if err := r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
 			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 		}); err != nil {
 			return retryOnConflict(fmt.Errorf("adding finalizer: %w", err))
 		}
-		return ctrl.Result{}, nil
 	}
 
 	requeue, err := r.reconcileSecret(ctx, ms)

@@ -6,14 +6,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
 )
 
-// create creates the cloud secret safely: the pending mark is recorded on the resource
-// before CreateSecret, the ownership tags right after it. When the outcome of CreateSecret
+// create creates the cloud secret safely: the finalizer (if missing) and the pending mark
+// are recorded on the resource in one write before CreateSecret, the ownership tags right
+// after it. When the outcome of CreateSecret
 // is unknown (ErrTransient) or the name turned out to be taken, it re-observes instead of
 // creating again and returns created=false with the secret it found, so that the caller
 // proves ownership through the normal path.
@@ -25,14 +27,18 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, m
 		return nil, false, err
 	}
 	markedHere := !hasPendingMark(ms)
-	if markedHere {
-		if err := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
+	// The finalizer and the mark go on together, in one write before CreateSecret. A
+	// change of the finalizer list carries the resourceVersion (see patchMeta).
+	addFinalizer := !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer)
+	if markedHere || addFinalizer {
+		if err := r.patchMeta(ctx, ms, addFinalizer, func(o *v1alpha1.ManagedSecret) {
+			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 			if o.Annotations == nil {
 				o.Annotations = map[string]string{}
 			}
 			o.Annotations[v1alpha1.AnnotationCreatePending] = "true"
 		}); err != nil {
-			return nil, false, step(err, "recording the %s annotation before creating", v1alpha1.AnnotationCreatePending)
+			return nil, false, step(err, "recording the finalizer and the %s annotation before creating", v1alpha1.AnnotationCreatePending)
 		}
 	}
 	in := createInput(ms)

@@ -21,11 +21,13 @@ import (
 )
 
 // managedSecretChanged lets through the updates that need a reconcile: spec (generation),
-// annotations (so a user can force a resync by annotating), finalizers and deletion.
+// annotations (so a user can force a resync by annotating), the removal of our finalizer
+// (it is put back) and deletion.
 //
-// The reconciler's own writes do not trigger another pass: status patches (every pass) and
-// the create-pending mark. Such a pass would only cost cloud reads, and it would likely run
-// on a cached object that does not have the status of the pass before it yet.
+// The reconciler's own writes do not trigger another pass: status patches (every pass),
+// the create-pending mark and adding its finalizer. Such a pass would only cost cloud
+// reads, and it would likely run on a cached object that does not have the status of the
+// pass before it yet. Other controllers' finalizers are none of its business.
 var managedSecretChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld, e.ObjectNew
@@ -34,7 +36,7 @@ var managedSecretChanged = predicate.Funcs{
 		}
 		return o.GetGeneration() != n.GetGeneration() ||
 			!maps.Equal(userAnnotations(o.GetAnnotations()), userAnnotations(n.GetAnnotations())) ||
-			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			(slices.Contains(o.GetFinalizers(), v1alpha1.Finalizer) && !slices.Contains(n.GetFinalizers(), v1alpha1.Finalizer)) ||
 			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 	},
 }

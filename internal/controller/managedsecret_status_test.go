@@ -192,7 +192,8 @@ func TestManagedSecretChangedPredicate(t *testing.T) {
 		{name: "own create-pending mark", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations[v1alpha1.AnnotationCreatePending] = "true" }, want: false},
 		{name: "spec (generation)", mut: func(m *v1alpha1.ManagedSecret) { m.Generation++ }, want: true},
 		{name: "user annotation (forced resync)", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations["resync"] = "now" }, want: true},
-		{name: "finalizer", mut: func(m *v1alpha1.ManagedSecret) { m.Finalizers = nil }, want: true},
+		{name: "our finalizer removed", mut: func(m *v1alpha1.ManagedSecret) { m.Finalizers = nil }, want: true},
+		{name: "another controller's finalizer", mut: func(m *v1alpha1.ManagedSecret) { m.Finalizers = append(m.Finalizers, "example.com/other") }, want: false},
 		{name: "deletion", mut: func(m *v1alpha1.ManagedSecret) { m.DeletionTimestamp = &now }, want: true},
 	}
 	for _, tt := range tests {
@@ -203,5 +204,15 @@ func TestManagedSecretChangedPredicate(t *testing.T) {
 				t.Errorf("Update() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+	// Our own finalizer going on (with the create-pending mark, before CreateSecret) must
+	// not bring the resource back: that pass would only cost a cloud read.
+	old := base.DeepCopy()
+	old.Finalizers = nil
+	delete(old.Annotations, v1alpha1.AnnotationCreatePending)
+	n := base.DeepCopy()
+	n.Annotations[v1alpha1.AnnotationCreatePending] = "true"
+	if managedSecretChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: n}) {
+		t.Error("adding our finalizer and the create-pending mark passed the predicate")
 	}
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,16 +130,68 @@ func assertCondition(t *testing.T, ms *v1alpha1.ManagedSecret, typ string, statu
 	}
 }
 
-func TestUnitAddsFinalizerFirstAndReturns(t *testing.T) {
-	cloud := &fakeCSMS{}
+// TestUnitNewResourceOnePass: a new resource gets its finalizer in the same write as the
+// create-pending mark, before CreateSecret, and is created in that same pass.
+func TestUnitNewResourceOnePass(t *testing.T) {
+	var u *unitEnv
+	var atCreate *v1alpha1.ManagedSecret
+	cloud := &fakeCSMS{
+		CreateSecretFn: func(csms.CreateSecretInput) (*csms.Secret, error) {
+			atCreate = &v1alpha1.ManagedSecret{}
+			if err := u.kube.Get(context.Background(), u.key, atCreate); err != nil {
+				t.Errorf("reading the resource at CreateSecret: %v", err)
+			}
+			return cloudSecret(), nil
+		},
+		UpdateTagsFn: func(string, map[string]string, []string) error { return nil },
+	}
 	ms := msWith(nil)
+	ms.Finalizers = []string{}
+	u = newUnit(t, ms, cloud)
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatalf("Reconcile: %v", u.err)
+	}
+	assertCalls(t, cloud, "CreateSecret", "UpdateTags")
+	if atCreate == nil || !slices.Contains(atCreate.Finalizers, v1alpha1.Finalizer) || !hasPendingMark(atCreate) {
+		t.Fatalf("at CreateSecret the resource must carry the finalizer and the mark: %+v", atCreate)
+	}
+	if !slices.Equal(got.Finalizers, []string{v1alpha1.Finalizer}) || hasPendingMark(got) || got.Status.SecretID != "id-1" {
+		t.Errorf("after the pass: finalizers %v, mark %v, secretID %q", got.Finalizers, hasPendingMark(got), got.Status.SecretID)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+}
+
+// TestUnitNewResourceNoFinalizerUntilCreate: a new resource that cannot be created yet
+// (its source Secret is missing) gets no finalizer: nothing in the cloud needs cleaning
+// up, and deleting it must not wait for the operator.
+func TestUnitNewResourceNoFinalizerUntilCreate(t *testing.T) {
+	cloud := &fakeCSMS{}
+	ms := msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.Value.SecretKeyRef.Name = "missing" })
 	ms.Finalizers = []string{}
 	u := newUnit(t, ms, cloud)
 	got := u.reconcile(t)
-	if u.err != nil || len(got.Finalizers) != 1 || got.Finalizers[0] != v1alpha1.Finalizer {
-		t.Fatalf("err %v finalizers %v", u.err, got.Finalizers)
-	}
 	assertCalls(t, cloud)
+	if len(got.Finalizers) != 0 || hasPendingMark(got) {
+		t.Errorf("finalizers %v, mark %v: want neither before a create", got.Finalizers, hasPendingMark(got))
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonSourceNotFound)
+}
+
+// TestUnitFinalizerRemovedByHandIsRestored: a resource that created its secret and lost
+// the finalizer gets it back, and the same pass goes on with the usual observe read.
+func TestUnitFinalizerRemovedByHandIsRestored(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil }}
+	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) { m.Finalizers = []string{} })
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatalf("Reconcile: %v", u.err)
+	}
+	if !slices.Equal(got.Finalizers, []string{v1alpha1.Finalizer}) {
+		t.Errorf("finalizers %v", got.Finalizers)
+	}
+	assertCalls(t, cloud, "GetSecret")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 }
 
 func TestUnitCreate(t *testing.T) {
