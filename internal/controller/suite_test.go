@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -58,6 +59,8 @@ var (
 	managerLog = &syncBuffer{}
 	// envtestReady is false when the suite could not start; envtest tests then fail.
 	envtestReady bool
+	// managerCache is the running manager's cache, to check what it keeps.
+	managerCache cache.Cache
 )
 
 func TestMain(m *testing.M) {
@@ -158,6 +161,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "cache did not sync")
 		return 1
 	}
+	managerCache = mgr.GetCache()
 	envtestReady = true
 
 	code := m.Run()
