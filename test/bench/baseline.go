@@ -24,6 +24,24 @@ type Shard struct {
 	AK, SK, ProjectID string
 	// QPS is this shard's share of the rate limit; 0 = unlimited.
 	QPS int
+	// Burst is the depth of the clients' token bucket for this shard (the operator's
+	// rateLimit.burst and the baseline's limiter); 0 = QPS. The emulator's bucket is always
+	// QPS deep.
+	Burst int
+}
+
+// ClientBurst is the client bucket depth for a shard of qps at pct percent of the
+// emulator's depth (qps), at least 1.
+func ClientBurst(qps, pct int) int {
+	return max(1, qps*pct/100)
+}
+
+// burst is the client bucket depth of the shard.
+func (s Shard) burst() int {
+	if s.Burst > 0 {
+		return s.Burst
+	}
+	return s.QPS
 }
 
 // Item is one secret of the workload.
@@ -60,8 +78,9 @@ type BaselineResult struct {
 
 // RunBaseline is the physical limit of the work: for each item, the two calls any correct
 // operator must make — CreateSecret with the value, then one batch tag call — with
-// `concurrency` workers, each shard paced by a client-side token bucket of its QPS (burst
-// = QPS, as the operator's default) so that it runs at, not over, the emulator's limit. A
+// `concurrency` workers, each shard paced by a client-side token bucket of its QPS and
+// Burst, the same as the operator's rateLimit, so that it runs at, not over, the
+// emulator's limit. A
 // 429 that still happens is retried after a short pause. Nothing else: no reads, no
 // Kubernetes.
 func RunBaseline(ctx context.Context, endpoint string, shards []Shard, items []Item, concurrency int, tagsOf func(Item) map[string]string) (BaselineResult, error) {
@@ -75,7 +94,7 @@ func RunBaseline(ctx context.Context, endpoint string, shards []Shard, items []I
 		clients[i] = c
 		limiters[i] = rate.NewLimiter(rate.Inf, 1)
 		if sh.QPS > 0 {
-			limiters[i] = rate.NewLimiter(rate.Limit(sh.QPS), sh.QPS)
+			limiters[i] = rate.NewLimiter(rate.Limit(sh.QPS), sh.burst())
 		}
 	}
 	var throttled atomic.Int64

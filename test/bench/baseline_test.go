@@ -99,3 +99,19 @@ func TestBaselineAgainstEmulator(t *testing.T) {
 		}
 	}
 }
+
+func TestClientBurst(t *testing.T) {
+	for _, tt := range []struct{ qps, pct, want int }{
+		{50, 50, 25}, {5, 50, 2}, {1, 50, 1}, {100, 100, 100}, {3, 10, 1},
+	} {
+		if got := ClientBurst(tt.qps, tt.pct); got != tt.want {
+			t.Errorf("ClientBurst(%d, %d) = %d, want %d", tt.qps, tt.pct, got, tt.want)
+		}
+	}
+	if b := (Shard{QPS: 7}).burst(); b != 7 {
+		t.Errorf("unset Burst: %d, want the shard's QPS", b)
+	}
+	if b := (Shard{QPS: 7, Burst: 3}).burst(); b != 3 {
+		t.Errorf("Burst 3: got %d", b)
+	}
+}

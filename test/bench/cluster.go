@@ -117,9 +117,9 @@ func setupProviders(ctx context.Context, c client.Client, endpoint string, shard
 		if err := createIgnoreExists(ctx, c, sec); err != nil {
 			return err
 		}
-		qps := int32(sh.QPS)
+		qps, burst := int32(sh.QPS), int32(sh.burst())
 		if qps == 0 {
-			qps = 1_000_000
+			qps, burst = 1_000_000, 1_000_000
 		}
 		cpc := &v1alpha1.ClusterProviderConfig{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -128,7 +128,7 @@ func setupProviders(ctx context.Context, c client.Client, endpoint string, shard
 					Region:    "cn-north-4",
 					ProjectID: sh.ProjectID,
 					Endpoint:  endpoint,
-					RateLimit: &v1alpha1.RateLimit{QPS: qps, Burst: qps},
+					RateLimit: &v1alpha1.RateLimit{QPS: qps, Burst: burst},
 				},
 				Credentials: v1alpha1.ClusterProviderCredentials{
 					Source:    v1alpha1.CredentialsSourceSecret,

@@ -66,8 +66,8 @@ func PrintTable(out io.Writer, r *Result) {
 	// One write at the end: a broken terminal is not worth an error path per line.
 	var w strings.Builder
 	defer func() { _, _ = io.WriteString(out, w.String()) }()
-	fmt.Fprintf(&w, "\ncsms-operator benchmark: N=%d, Q=%d req/s (%d project(s), effective %d req/s), concurrency %d\n",
-		r.N, r.QPS, r.Projects, r.QPSEffective, r.Concurrency)
+	fmt.Fprintf(&w, "\ncsms-operator benchmark: N=%d, Q=%d req/s (%d project(s), effective %d req/s), concurrency %d, client burst %d per project\n",
+		r.N, r.QPS, r.Projects, r.QPSEffective, r.Concurrency, r.ClientBurst)
 	fmt.Fprintf(&w, "machine: %d CPU (%s), %d MiB, kernel %s, %s\n\n", r.Machine.NProc, r.Machine.CPUModel, r.Machine.MemMiB, r.Machine.Kernel, r.Machine.Go)
 	row := func(name, value, target, v string) {
 		fmt.Fprintf(&w, "%-44s %-22s %-20s %s\n", name, value, target, v)

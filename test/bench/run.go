@@ -26,6 +26,10 @@ type Config struct {
 	QPS int // rate limit of the emulator and of the provider configs
 	// Concurrency of the manager (--max-concurrent-reconciles) and of the baseline.
 	Concurrency int
+	// ClientBurstPct is the depth of the clients' token buckets (the operator's
+	// rateLimit.burst and the baseline's) in percent of the emulator's, which is one
+	// second of its rate. 0 = 100.
+	ClientBurstPct int
 	Namespaces  int
 	// Cycles is K, the number of forced resync cycles.
 	Cycles int
@@ -51,6 +55,8 @@ type Result struct {
 	QPSEffective       int     `json:"qps_effective"`
 	Projects           int     `json:"projects"`
 	Concurrency        int     `json:"concurrency"`
+	// ClientBurst is the client bucket depth per project (rateLimit.burst and baseline).
+	ClientBurst        int     `json:"client_burst"`
 	ConvergeS          float64 `json:"converge_s"`
 	ConvergeUnlimitedS float64 `json:"converge_unlimited_s"`
 	BaselineS          float64 `json:"baseline_s"`
@@ -149,13 +155,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.ConvergeTimeout = max(3*time.Minute, need, time.Duration(cfg.N)*100*time.Millisecond)
 	}
 	p := ShardsFor(cfg.N)
-	r := &runner{cfg: cfg, out: cfg.Out, shards: MakeShards(p, cfg.QPS)}
+	shards := MakeShards(p, cfg.QPS)
+	if cfg.ClientBurstPct <= 0 {
+		cfg.ClientBurstPct = 100
+	}
+	for i := range shards {
+		if shards[i].QPS > 0 {
+			shards[i].Burst = ClientBurst(shards[i].QPS, cfg.ClientBurstPct)
+		}
+	}
+	r := &runner{cfg: cfg, out: cfg.Out, shards: shards}
 	r.items = MakeItems(cfg.N, p, cfg.Namespaces, "ms")
 	eff := 0
 	for _, sh := range r.shards {
 		eff += sh.QPS
 	}
-	r.res = &Result{N: cfg.N, QPS: cfg.QPS, QPSEffective: eff, Projects: p, Concurrency: cfg.Concurrency,
+	r.res = &Result{N: cfg.N, QPS: cfg.QPS, QPSEffective: eff, Projects: p, Concurrency: cfg.Concurrency, ClientBurst: shards[0].Burst,
 		Machine: ReadMachine(), StartedAt: time.Now().UTC().Format(time.RFC3339)}
 	if p > 1 {
 		r.note("N=%d exceeds the emulator's 500 secrets per project: spread over %d projects, each limited to %d req/s by the emulator and its ClusterProviderConfig (total %d req/s)", cfg.N, p, r.shards[0].QPS, eff)
