@@ -30,7 +30,7 @@ type Config struct {
 	// rateLimit.burst and the baseline's) in percent of the emulator's, which is one
 	// second of its rate. 0 = 100.
 	ClientBurstPct int
-	Namespaces  int
+	Namespaces     int
 	// Cycles is K, the number of forced resync cycles.
 	Cycles int
 	// SourceUpdates is the number of source-change latency samples.
@@ -50,11 +50,11 @@ type Config struct {
 
 // Result is what result.json holds.
 type Result struct {
-	N                  int     `json:"n"`
-	QPS                int     `json:"qps"`
-	QPSEffective       int     `json:"qps_effective"`
-	Projects           int     `json:"projects"`
-	Concurrency        int     `json:"concurrency"`
+	N            int `json:"n"`
+	QPS          int `json:"qps"`
+	QPSEffective int `json:"qps_effective"`
+	Projects     int `json:"projects"`
+	Concurrency  int `json:"concurrency"`
 	// ClientBurst is the client bucket depth per project (rateLimit.burst and baseline).
 	ClientBurst        int     `json:"client_burst"`
 	ConvergeS          float64 `json:"converge_s"`
