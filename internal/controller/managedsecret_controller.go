@@ -95,7 +95,7 @@ type ManagedSecretReconciler struct {
 // +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=managedsecrets/finalizers,verbs=update
 // +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=providerconfigs;clusterproviderconfigs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Reconcile brings one ManagedSecret and its CSMS secret in line, following the data flow
 // of the architecture: finalizer → provider → observe → create | adopt | restore | update

@@ -55,7 +55,7 @@ type ClusterProviderConfigReconciler struct {
 // +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=providerconfigs/status;clusterproviderconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Reconcile checks a ProviderConfig's credentials and writes its Ready condition.
 func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
