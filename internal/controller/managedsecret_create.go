@@ -15,10 +15,9 @@ import (
 
 // create creates the cloud secret safely: the finalizer (if missing) and the pending mark
 // are recorded on the resource in one write before CreateSecret, the ownership tags right
-// after it. When the outcome of CreateSecret
-// is unknown (ErrTransient) or the name turned out to be taken, it re-observes instead of
-// creating again and returns created=false with the secret it found, so that the caller
-// proves ownership through the normal path.
+// after it. When the outcome of CreateSecret is unknown (ErrTransient) or the name turned
+// out to be taken, it re-observes instead of creating again and returns created=false
+// with the secret it found, so that the caller proves ownership through the normal path.
 func (r *ManagedSecretReconciler) create(ctx context.Context, cli csms.Client, ms *v1alpha1.ManagedSecret) (*csms.Secret, bool, error) {
 	log := logf.FromContext(ctx)
 	name := ms.CSMSName()
