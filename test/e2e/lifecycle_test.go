@@ -17,6 +17,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -175,6 +176,23 @@ func TestSampleLifecycle(t *testing.T) {
 		}
 		return false, fmt.Sprintf("replica in %s not IN_SYNC yet: %v", replicaRegion, reps)
 	})
+
+	// The manager's Events get through under the shipped role (events.k8s.io: create only).
+	err = localenv.Poll(ctx, wait, func(ctx context.Context) (bool, string, error) {
+		var l eventsv1.EventList
+		if err := s.env.Client.List(ctx, &l, client.InNamespace(keyDB.Namespace)); err != nil {
+			return false, "listing Events: " + err.Error(), nil
+		}
+		for _, e := range l.Items {
+			if e.Regarding.Name == keyDB.Name && e.Reason == "Created" && e.ReportingController == "managedsecret-controller" {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("no Created Event for %s among %d Events", keyDB, len(l.Items)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	got, v1 := cloudText(ctx, t, primary, "orders-db-password")
 	if got != s.sourceValue(ctx, "orders-db", "password") {
