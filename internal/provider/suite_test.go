@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -31,7 +30,7 @@ var (
 	// builds counts and records every client the resolver builds.
 	builds = &countingFactory{}
 	// managerLog captures everything the manager and the reconcilers log.
-	managerLog = &syncBuffer{}
+	managerLog = &testenv.LogBuffer{}
 )
 
 // testPollTimeout is generous: the machine is small and shared.
@@ -148,24 +147,6 @@ func (f *countingFactory) lastConfig(endpoint string) (csms.Config, bool) {
 	defer f.mu.Unlock()
 	c, ok := f.last[endpoint]
 	return c, ok
-}
-
-// syncBuffer is a bytes.Buffer safe for the manager's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // ---- helpers ----
