@@ -35,6 +35,7 @@ import (
 
 	secretsv1alpha1 "github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/controller"
+	"github.com/csms-operator/csms-operator/internal/memlimit"
 )
 
 var (
@@ -89,6 +90,12 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	// In a container with a memory limit, let the garbage collector work harder near it
+	// rather than be killed (GOMEMLIMIT, when set, wins).
+	if limit, file := memlimit.FromCgroup(); limit > 0 {
+		setupLog.Info("Go memory limit set below the container's", "bytes", limit, "fraction", memlimit.Fraction, "from", file)
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
