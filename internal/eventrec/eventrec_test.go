@@ -123,9 +123,11 @@ func TestRelatedAndInvalidType(t *testing.T) {
 	rec.Eventf(pod(), nil, "Bogus", "R", "A", "not sent")
 	rel := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "src"}}
 	rec.Eventf(pod(), rel, corev1.EventTypeWarning, "R", "A", "sent")
+	if n := len(s.queue); n != 1 {
+		t.Fatalf("%d Events queued, want only the valid one", n)
+	}
 	start(t, s)
 	f.wait(t, 1)
-	time.Sleep(50 * time.Millisecond) // a second write, if any, would be done by now
 	got := f.calls()
 	if len(got) != 1 || got[0].Note != "sent" || got[0].Related == nil || got[0].Related.Name != "src" || got[0].Related.Kind != "Secret" {
 		t.Fatalf("writes = %+v", got)
