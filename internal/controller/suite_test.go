@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -66,13 +65,10 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	// funcr renders every key/value pair, so the canary test sees what a JSON log would.
 	// Verbosity 5 includes the reconciler's and controller-runtime's debug logs; from 6 on
 	// client-go traces HTTP requests, and at 8 it dumps request and response bodies (of
 	// Secrets too), which no production setting should enable.
-	ctrl.SetLogger(funcr.New(func(prefix, args string) {
-		_, _ = fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
-	}, funcr.Options{Verbosity: 5}))
+	ctrl.SetLogger(managerLog.Logger(5))
 
 	dataDir, err := os.MkdirTemp("", "csms-controller-suite-")
 	if err != nil {

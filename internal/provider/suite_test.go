@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,11 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	// funcr renders every key/value pair, so the canary test sees exactly what a JSON
-	// log would carry.
-	ctrl.SetLogger(funcr.New(func(prefix, args string) {
-		_, _ = fmt.Fprintf(managerLog, "%s %s\n", prefix, args)
-	}, funcr.Options{Verbosity: 10}))
+	ctrl.SetLogger(managerLog.Logger(10))
 
 	env, err := testenv.Start()
 	if err != nil {
