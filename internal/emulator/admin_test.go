@@ -119,3 +119,35 @@ func TestAdminStatsFaultsClock(t *testing.T) {
 		t.Fatalf("create_time ignores the clock offset")
 	}
 }
+
+// TestAdminFaultRefusesCreateSecretVersion pins the admin call that simulates CSMS
+// refusing a new version at the limit anyway: the next N CreateSecretVersion calls get
+// 400 with the chosen code and message and create nothing; other operations and the
+// call after the N-th are untouched.
+func TestAdminFaultRefusesCreateSecretVersion(t *testing.T) {
+	env, c := startEnv(t)
+	createSecret(t, c, "s", "one")
+	const msg = "Invalid parameter: the version limit of 20 is reached."
+	body := `{"operation":"CreateSecretVersion","status":400,"error_code":"CSMS.0002","error_msg":"` + msg + `","count":2}`
+	if st := admin(t, "POST", env.AdminURL+"/admin/faults", body, nil); st != 200 {
+		t.Fatalf("add fault %d", st)
+	}
+	for i := 0; i < 2; i++ {
+		_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "s", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("two")}})
+		wantErr(t, err, 400, "CSMS.0002")
+		var se *sdkerr.ServiceResponseError
+		if !errors.As(err, &se) || se.ErrorMessage != msg {
+			t.Fatalf("refusal %d message: %v", i, err)
+		}
+		_, err = c.ShowSecret(&model.ShowSecretRequest{SecretName: "s"})
+		mustOK(t, err)
+	}
+	if got := *showValue(t, c, "s", "latest").VersionMetadata.Id; got != "v1" {
+		t.Fatalf("a refused call created %s", got)
+	}
+	v, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "s", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("two")}})
+	mustOK(t, err)
+	if *v.VersionMetadata.Id != "v2" {
+		t.Fatalf("third call made %s", *v.VersionMetadata.Id)
+	}
+}

@@ -16,7 +16,9 @@ const (
 	MaxValueBytes = 64 * 1024
 	// MaxRequestBytes bounds every request body; larger bodies get 413 CSMS.0003.
 	MaxRequestBytes = 1 << 20
-	// MaxVersions per secret [DOC CreateSecretVersion]. Exceeding it is CSMS.0002 (INFERRED).
+	// MaxVersions per secret [DOC CreateSecretVersion]. A new version past it first drops
+	// the oldest unstaged version (inferredLimitPrunesDeprecated); when none exists it is
+	// refused with CSMS.0002 (INFERRED).
 	MaxVersions = 20
 	// MaxSecretsPerProject [dew_01_9993]. Exceeding it is CSMS.0002 (INFERRED).
 	MaxSecretsPerProject = 500
@@ -78,10 +80,12 @@ const (
 	inferredExplicitStagesOnly = true
 	// Moving SYSCURRENT with UpdateSecretStage gives the old current version SYSPREVIOUS.
 	inferredStageMoveSetsPrevious = true
-	// Automatic rotation at the version limit drops the oldest version with no stage
-	// (the seed says such versions "can be automatically deleted by CSMS"); explicit
-	// CreateSecretVersion and RotateSecret at the limit fail with CSMS.0002.
-	inferredAutoRotatePrunes = true
+	// A new version that would pass MaxVersions (CreateSecretVersion, RotateSecret or an
+	// automatic rotation) first drops the oldest version with no stage: the seed says
+	// deprecated versions "can be automatically deleted by CSMS". Only when every version
+	// holds a stage is the new one refused (errLimit, 400 CSMS.0002; an automatic
+	// rotation records a FAILED task instead). Decided in txn.makeRoom.
+	inferredLimitPrunesDeprecated = true
 	// A secret name that is PENDING_DELETE still blocks re-creation (CSMS.0104).
 	inferredPendingBlocksCreate = true
 	// ShowSecret, ListSecretVersions, ShowSecretStage and ListSecretTags still work while

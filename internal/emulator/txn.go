@@ -254,19 +254,17 @@ func (t *txn) settle(key string, rec *secretRec) (*secretRec, *apiError) {
 
 // rotate adds a version with a random value and records the rotation times.
 func (t *txn) rotate(rec *secretRec, automatic bool) *apiError {
-	if len(rec.Versions) >= MaxVersions {
-		if !automatic || !inferredAutoRotatePrunes || !rec.pruneOldestDeprecated() {
-			if automatic {
-				// Nothing to prune: skip this period (a FAILED task) rather than fail a
-				// background job.
-				rec.NextRotationTime = t.now + periodMs(rec.RotationPeriod)
-				t.tasks = append(t.tasks, taskRec{TaskID: newUUID(), SecretName: rec.Name, RotationFuncURN: rec.RotationFuncURN,
-					TaskStatus: "FAILED", OperateType: taskOperateRotate, TaskTime: t.now, AttemptNums: 1,
-					TaskErrorCode: "CSMS.0002", TaskErrorMsg: "The version limit is reached.", Region: rec.Region, ProjectID: rec.ProjectID})
-				return nil
-			}
-			return errLimit("version", MaxVersions)
+	if aerr := t.makeRoom(rec); aerr != nil {
+		if !automatic {
+			return aerr
 		}
+		// Nothing to prune: skip this period (a FAILED task) rather than fail a
+		// background job.
+		rec.NextRotationTime = t.now + periodMs(rec.RotationPeriod)
+		t.tasks = append(t.tasks, taskRec{TaskID: newUUID(), SecretName: rec.Name, RotationFuncURN: rec.RotationFuncURN,
+			TaskStatus: "FAILED", OperateType: taskOperateRotate, TaskTime: t.now, AttemptNums: 1,
+			TaskErrorCode: aerr.Code, TaskErrorMsg: "The version limit is reached.", Region: rec.Region, ProjectID: rec.ProjectID})
+		return nil
 	}
 	if _, aerr := t.addVersion(rec, randomValue(), false, nil, 0); aerr != nil {
 		return aerr
@@ -281,6 +279,22 @@ func (t *txn) rotate(rec *secretRec, automatic bool) *apiError {
 	return nil
 }
 
+// makeRoom lets one more version fit under MaxVersions: at the limit it drops the
+// oldest version without a stage (inferredLimitPrunesDeprecated), and refuses with
+// errLimit when every version holds one. The drop is part of the caller's txn, so it is
+// committed (or discarded) together with the new version.
+func (t *txn) makeRoom(rec *secretRec) *apiError {
+	if len(rec.Versions) < MaxVersions {
+		return nil
+	}
+	if inferredLimitPrunesDeprecated && rec.pruneOldestDeprecated() {
+		return nil
+	}
+	return errLimit("version", MaxVersions)
+}
+
+// pruneOldestDeprecated removes the oldest version with no stage. Versions are kept in
+// creation order (addVersion appends), so the first match is the oldest.
 func (r *secretRec) pruneOldestDeprecated() bool {
 	for i, v := range r.Versions {
 		if len(v.Stages) == 0 {
@@ -294,8 +308,8 @@ func (r *secretRec) pruneOldestDeprecated() bool {
 // addVersion encrypts value into a new version vN. stages nil means the default:
 // SYSCURRENT, with the old current version becoming SYSPREVIOUS.
 func (t *txn) addVersion(rec *secretRec, value string, binary bool, stages []string, expire int64) (*versionRec, *apiError) {
-	if len(rec.Versions) >= MaxVersions {
-		return nil, errLimit("version", MaxVersions)
+	if aerr := t.makeRoom(rec); aerr != nil {
+		return nil, aerr
 	}
 	rec.NextVersion++
 	id := fmt.Sprintf("v%d", rec.NextVersion)

@@ -1,11 +1,18 @@
 package emulator_test
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
+	csmsv1 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
+
+	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
 )
 
 func TestVersionsAndStages(t *testing.T) {
@@ -113,17 +120,112 @@ func TestVersionsAndStages(t *testing.T) {
 	wantErr(t, err, 404, "CSMS.0005")
 }
 
-func TestVersionLimit(t *testing.T) {
-	_, c := startEnv(t)
-	createSecret(t, c, "lim", "v")
-	for i := 2; i <= 20; i++ {
+// listVersionIDs returns the secret's version IDs in order and the version holding each
+// stage.
+func listVersionIDs(t *testing.T, c *csmsv1.CsmsClient, name string) ([]string, map[string]string) {
+	t.Helper()
+	l, err := c.ListSecretVersions(&model.ListSecretVersionsRequest{SecretName: name, Limit: ptr(int32(100))})
+	mustOK(t, err)
+	var ids []string
+	stages := map[string]string{}
+	for _, v := range *l.VersionMetadatas {
+		ids = append(ids, *v.Id)
+		for _, st := range *v.VersionStages {
+			stages[st] = *v.Id
+		}
+	}
+	return ids, stages
+}
+
+// TestVersionLimitPrunesDeprecated: a new version past the 20-version limit drops the
+// oldest version without a stage (inferred), for CreateSecretVersion and RotateSecret,
+// and the drop survives a restart.
+func TestVersionLimitPrunesDeprecated(t *testing.T) {
+	dir := t.TempDir()
+	env := emulatortest.Start(t, emulatortest.Options{DataDir: dir})
+	c := env.Client(t)
+	createSecret(t, c, "lim", "1")
+	for i := 2; i <= 25; i++ {
 		_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "lim", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr(fmt.Sprint(i))}})
 		mustOK(t, err)
 	}
-	_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "lim", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("21")}})
+	want := []string{}
+	for i := 6; i <= 25; i++ {
+		want = append(want, fmt.Sprintf("v%d", i))
+	}
+	ids, stages := listVersionIDs(t, c, "lim")
+	if !reflect.DeepEqual(ids, want) || stages["SYSCURRENT"] != "v25" || stages["SYSPREVIOUS"] != "v24" {
+		t.Fatalf("after 25 versions: %v, stages %v", ids, stages)
+	}
+	_, err := c.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: "lim", VersionId: "v5"})
+	wantErr(t, err, 404, "CSMS.0005")
+	if got := *showValue(t, c, "lim", "v24").SecretString; got != "24" {
+		t.Fatalf("v24 = %q", got)
+	}
+
+	// A custom stage protects a version from the drop: v6 keeps it, v7 goes.
+	_, err = c.UpdateSecretStage(&model.UpdateSecretStageRequest{SecretName: "lim", StageName: "KEEP", Body: &model.UpdateSecretStageRequestBody{VersionId: "v6"}})
+	mustOK(t, err)
+	rot, err := c.RotateSecret(&model.RotateSecretRequest{SecretName: "lim"})
+	mustOK(t, err)
+	if *rot.VersionId != "v26" {
+		t.Fatalf("rotation made %s", *rot.VersionId)
+	}
+	mustOK(t, env.Server.Close())
+
+	env2 := emulatortest.Start(t, emulatortest.Options{DataDir: dir})
+	c2 := env2.Client(t)
+	ids, stages = listVersionIDs(t, c2, "lim")
+	if len(ids) != 20 || ids[0] != "v6" || ids[1] != "v8" || ids[19] != "v26" ||
+		stages["SYSCURRENT"] != "v26" || stages["SYSPREVIOUS"] != "v25" || stages["KEEP"] != "v6" {
+		t.Fatalf("after rotation and restart: %v, stages %v", ids, stages)
+	}
+	_, err = c2.ShowSecretVersion(&model.ShowSecretVersionRequest{SecretName: "lim", VersionId: "v7"})
+	wantErr(t, err, 404, "CSMS.0005")
+	// The version counter survived too: the next version is v27, not a reused id.
+	v, err := c2.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "lim", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("27")}})
+	mustOK(t, err)
+	if *v.VersionMetadata.Id != "v27" {
+		t.Fatalf("next version %s", *v.VersionMetadata.Id)
+	}
+}
+
+// TestVersionLimitAllStaged: when each of the 20 versions holds a stage, nothing can be
+// dropped and a 21st version is refused with CSMS.0002 (inferred), leaving the secret as
+// it was.
+func TestVersionLimitAllStaged(t *testing.T) {
+	_, c := startEnv(t)
+	createSecret(t, c, "full", "1")
+	for i := 2; i <= 20; i++ {
+		// Explicit stages without SYSCURRENT: SYSCURRENT stays on v1, nothing is unstaged.
+		_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "full", Body: &model.CreateSecretVersionRequestBody{
+			SecretString: ptr(fmt.Sprint(i)), VersionStages: &[]string{fmt.Sprintf("S%d", i)}}})
+		mustOK(t, err)
+	}
+	_, err := c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "full", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("21")}})
 	wantErr(t, err, 400, "CSMS.0002")
-	_, err = c.RotateSecret(&model.RotateSecretRequest{SecretName: "lim"})
+	var se *sdkerr.ServiceResponseError
+	if !errors.As(err, &se) || se.ErrorMessage != "Invalid parameter: the version limit of 20 is reached." {
+		t.Fatalf("refusal message: %v", err)
+	}
+	_, err = c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "full", Body: &model.CreateSecretVersionRequestBody{
+		SecretString: ptr("21"), VersionStages: &[]string{"S21"}}})
 	wantErr(t, err, 400, "CSMS.0002")
+	_, err = c.RotateSecret(&model.RotateSecretRequest{SecretName: "full"})
+	wantErr(t, err, 400, "CSMS.0002")
+	ids, stages := listVersionIDs(t, c, "full")
+	if len(ids) != 20 || ids[0] != "v1" || ids[19] != "v20" || stages["SYSCURRENT"] != "v1" || stages["S20"] != "v20" {
+		t.Fatalf("after refusals: %v, stages %v", ids, stages)
+	}
+	// Freeing one stage makes room again: that version is the one dropped.
+	_, err = c.DeleteSecretStage(&model.DeleteSecretStageRequest{SecretName: "full", StageName: "S9"})
+	mustOK(t, err)
+	_, err = c.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "full", Body: &model.CreateSecretVersionRequestBody{SecretString: ptr("21")}})
+	mustOK(t, err)
+	ids, stages = listVersionIDs(t, c, "full")
+	if len(ids) != 20 || slices.Contains(ids, "v9") || ids[19] != "v21" || stages["SYSCURRENT"] != "v21" || stages["SYSPREVIOUS"] != "v1" {
+		t.Fatalf("after freeing S9: %v, stages %v", ids, stages)
+	}
 }
 
 func TestRotateSecret(t *testing.T) {
