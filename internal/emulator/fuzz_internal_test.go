@@ -36,6 +36,7 @@ func FuzzHandlers(f *testing.F) {
 		{"UpdateVersion", "a", "", `{"expire_time":1}`},
 		{"UpdateSecretStage", "a", "", `{"version_id":"v1"}`},
 		{"ListResourceInstances", "", "", `{"action":"filter","tags":[{"key":"k","values":["v"]}],"matches":[{"key":"resource_name","value":"a"}]}`},
+		{"ListResourceInstances", "", "", `{"action":"filter","limit":5,"offset":"1"}`},
 		{"CreateSecretEvent", "", "", `{"name":"e","event_types":["SECRET_ROTATED"],"state":"ENABLED","notification":{"target_type":"t","target_id":"i","target_name":"n"}}`},
 		{"BatchCreateOrDeleteTags", "x", "", `{"tags":[{"key":"k","value":"v"}],"action":"create"}`},
 		{"UploadSecretBlob", "", "", `{"secret_blob":"AAAA"}`},

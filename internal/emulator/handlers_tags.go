@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -157,9 +156,9 @@ func (s *Server) listProjectTags(c *reqCtx) (any, *apiError) {
 }
 
 type resourceReq struct {
-	Action *string `json:"action"`
-	Limit  *string `json:"limit"`
-	Offset *string `json:"offset"`
+	Action *string       `json:"action"`
+	Limit  *numericField `json:"limit"`
+	Offset *numericField `json:"offset"`
 	Tags   *[]struct {
 		Key    *string  `json:"key"`
 		Values []string `json:"values"`
@@ -182,14 +181,14 @@ func (s *Server) listResourceInstances(c *reqCtx) (any, *apiError) {
 	}
 	limit, offset := defaultInstancesLimit, 0
 	if req.Limit != nil {
-		n, err := strconv.Atoi(*req.Limit)
+		n, err := req.Limit.int()
 		if err != nil || n < 1 || n > maxListLimit {
 			return nil, errInvalid("limit", "must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
 	if req.Offset != nil {
-		n, err := strconv.Atoi(*req.Offset)
+		n, err := req.Offset.int()
 		if err != nil || n < 0 {
 			return nil, errInvalid("offset", "must be a non-negative integer")
 		}

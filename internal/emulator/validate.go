@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"strconv"
 	"time"
@@ -37,6 +38,29 @@ func decodeBody(body []byte, v any) *apiError {
 	}
 	return nil
 }
+
+// numericField is a body field documented as a numeric string that clients also send as
+// a JSON number (the Terraform huaweicloud provider does for resource_instances limit and
+// offset). Either form keeps its text, so both meet the same range checks; any other
+// JSON type is a wrong-type error naming the field, as for a plain string field.
+type numericField string
+
+func (n *numericField) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*n = numericField(s)
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[string]()}
+	}
+	*n = numericField(num.String())
+	return nil
+}
+
+// int parses the field's text as a base-10 integer (no fraction, no exponent).
+func (n numericField) int() (int, error) { return strconv.Atoi(string(n)) }
 
 type createReq struct {
 	Name                *string   `json:"name"`

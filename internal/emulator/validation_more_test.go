@@ -76,3 +76,56 @@ func TestMoreValidation(t *testing.T) {
 		t.Fatalf("default window %v ms", d)
 	}
 }
+
+// TestResourceInstancesNumericPaging: limit and offset are accepted as JSON numbers (what
+// the Terraform provider sends) and as numeric strings (what the SDK sends), with the
+// same result; other values keep their refusal.
+func TestResourceInstancesNumericPaging(t *testing.T) {
+	env, c := startEnv(t)
+	for _, name := range []string{"p1", "p2", "p3", "p4"} {
+		createSecret(t, c, name, "v")
+	}
+	const path = "/v1/{project_id}/csms/resource_instances/action"
+	names := func(r rawResp) []string {
+		t.Helper()
+		if r.Status != 200 {
+			t.Fatalf("filter: %d %v", r.Status, r.Body)
+		}
+		if tc := r.Body["total_count"].(float64); tc != 4 {
+			t.Fatalf("total_count %v", tc)
+		}
+		var out []string
+		for _, res := range r.Body["resources"].([]any) {
+			out = append(out, res.(map[string]any)["resource_name"].(string))
+		}
+		return out
+	}
+	all := names(raw(t, env, "POST", path, `{"action":"filter"}`, nil))
+	if len(all) != 4 {
+		t.Fatalf("unpaged filter: %v", all)
+	}
+	num := names(raw(t, env, "POST", path, `{"action":"filter","limit":2,"offset":1}`, nil))
+	str := names(raw(t, env, "POST", path, `{"action":"filter","limit":"2","offset":"1"}`, nil))
+	if len(num) != 2 || num[0] != all[1] || num[1] != all[2] || strings.Join(num, ",") != strings.Join(str, ",") {
+		t.Fatalf("numbers %v, strings %v, all %v", num, str, all)
+	}
+	if got := names(raw(t, env, "POST", path, `{"action":"filter","limit":1000,"offset":3}`, nil)); len(got) != 1 || got[0] != all[3] {
+		t.Fatalf("limit 1000 offset 3: %v", got)
+	}
+	if r := raw(t, env, "POST", path, `{"action":"count","limit":5,"offset":0}`, nil); r.Status != 200 || r.Body["total_count"].(float64) != 4 {
+		t.Fatalf("count with numbers: %d %v", r.Status, r.Body)
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`"limit":0`, "limit"}, {`"limit":1001`, "limit"}, {`"limit":1.5`, "limit"}, {`"limit":1e2`, "limit"},
+		{`"limit":-3`, "limit"}, {`"limit":99999999999999999999`, "limit"}, {`"limit":"abc"`, "limit"},
+		{`"limit":"0"`, "limit"}, {`"limit":true`, "limit"}, {`"limit":[1]`, "limit"},
+		{`"offset":-1`, "offset"}, {`"offset":"-1"`, "offset"}, {`"offset":0.5`, "offset"}, {`"offset":"x"`, "offset"},
+		{`"offset":{}`, "offset"},
+	} {
+		r := raw(t, env, "POST", path, `{"action":"filter",`+tc.body+`}`, nil)
+		msg, _ := r.Body["error_msg"].(string)
+		if r.Status != 400 || r.Code != "CSMS.0002" || !strings.Contains(msg, "Invalid parameter "+tc.field) {
+			t.Errorf("%s: %d %s %q", tc.body, r.Status, r.Code, msg)
+		}
+	}
+}
