@@ -274,11 +274,14 @@ func (c *sdkClient) PutValue(ctx context.Context, name string, v Value) (string,
 	if err != nil {
 		return "", err
 	}
-	md := resp.(*model.CreateSecretVersionResponse).VersionMetadata
-	if md == nil {
-		return "", nil
+	r := resp.(*model.CreateSecretVersionResponse)
+	if r.VersionMetadata == nil || deref(r.VersionMetadata.Id) == "" {
+		// The service answered 2xx, so the version was most likely created; an empty ID
+		// would be recorded as the current version. Re-reading resolves it.
+		return "", &APIError{Operation: opPutValue, StatusCode: r.HttpStatusCode,
+			Message: "CreateSecretVersion response has no version id; the version may exist: re-read the secret", Kind: ErrTransient}
 	}
-	return deref(md.Id), nil
+	return *r.VersionMetadata.Id, nil
 }
 
 func (c *sdkClient) ListTags(ctx context.Context, secretID string) (map[string]string, error) {
@@ -349,7 +352,10 @@ func (c *sdkClient) CreateReplica(ctx context.Context, name string, r ReplicaInp
 	}
 	env := resp.(*replicaEnvelope)
 	if env.Replica == nil {
-		return nil, nil
+		// A 2xx without the object: the replica was most likely created, so this is not a
+		// refusal, and it must not look like success either (the caller would use nil).
+		return nil, &APIError{Operation: opCreateReplica, StatusCode: env.HttpStatusCode,
+			Message: "CreateReplica response has no replica; the replica may exist: re-read the secret", Kind: ErrTransient}
 	}
 	rep := env.Replica.toReplica()
 	return &rep, nil

@@ -700,3 +700,29 @@ func TestUseEnvironmentCredentials(t *testing.T) {
 		t.Fatalf("GetSecret with environment credentials: %v", err)
 	}
 }
+
+// A 2xx write reply without its object is not a success: the caller would use a nil
+// replica or an empty version ID. It is transient (the write probably happened), sent
+// once, and says to re-read.
+func TestWriteReplyWithoutObjectIsTransient(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, key string, n int) { reply(w, 200, `{}`) })
+	c := newTestClient(t, f.URL, nil)
+	ctx := context.Background()
+	rep, err := c.CreateReplica(ctx, "demo", ReplicaInput{Region: "ap-southeast-3", ProjectID: "p"})
+	var ae *APIError
+	if rep != nil || !errors.Is(err, ErrTransient) || errors.Is(err, ErrInvalid) || !errors.As(err, &ae) {
+		t.Fatalf("CreateReplica without replica = %v, %v; want nil, ErrTransient", rep, err)
+	}
+	if ae.Operation != "CreateReplica" || ae.Message != "CreateReplica response has no replica; the replica may exist: re-read the secret" {
+		t.Errorf("error = %+v", ae)
+	}
+	id, err := c.PutValue(ctx, "demo", StringValue(canary))
+	if id != "" || !errors.Is(err, ErrTransient) || strings.Contains(err.Error(), canary) {
+		t.Errorf("PutValue without version id = %q, %v; want ErrTransient", id, err)
+	}
+	for _, k := range []string{"POST /secrets/demo/replicas", "POST /secrets/demo/versions"} {
+		if n := f.count(k); n != 1 {
+			t.Errorf("%s sent %d times, want 1", k, n)
+		}
+	}
+}
