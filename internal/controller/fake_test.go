@@ -28,6 +28,7 @@ type fakeCSMS struct {
 	RestoreSecretFn    func(name string) (*csms.Secret, error)
 	GetCurrentValueFn  func(name string) (csms.Value, string, error)
 	PutValueFn         func(name string, v csms.Value) (string, error)
+	CurrentVersionIDFn func(name string) (string, error)
 	ListTagsFn         func(id string) (map[string]string, error)
 	UpdateTagsFn       func(id string, set map[string]string, remove []string) error
 	CreateReplicaFn    func(name string, r csms.ReplicaInput) (*csms.Replica, error)
@@ -113,6 +114,14 @@ func (f *fakeCSMS) PutValue(_ context.Context, name string, v csms.Value) (strin
 		return "", unexpected("PutValue")
 	}
 	return f.PutValueFn(name, v)
+}
+
+func (f *fakeCSMS) CurrentVersionID(_ context.Context, name string) (string, error) {
+	f.record("CurrentVersionID")
+	if f.CurrentVersionIDFn == nil {
+		return "", unexpected("CurrentVersionID")
+	}
+	return f.CurrentVersionIDFn(name)
 }
 
 func (f *fakeCSMS) ListTags(_ context.Context, id string) (map[string]string, error) {

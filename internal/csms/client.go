@@ -9,8 +9,8 @@
 //   - retries throttling (429), 5xx and transport errors with jittered exponential
 //     backoff — except that non-idempotent writes (CreateSecret, PutValue, CreateReplica)
 //     are NOT retried when the outcome is ambiguous (see below),
-//   - returns errors that match one of the sentinel errors below with errors.Is and can be
-//     inspected with errors.As(err, **APIError),
+//   - returns errors that match exactly one of the sentinel errors (errors.go) with
+//     errors.Is and can be inspected with errors.As(err, **APIError),
 //   - never puts a secret value into an error, log line or metric.
 //
 // Ambiguous writes: when CreateSecret, PutValue or CreateReplica fail with ErrTransient the
@@ -25,7 +25,11 @@ import (
 )
 
 // Client is the set of CSMS calls the reconciler uses. Implementations are safe for
-// concurrent use.
+// concurrent use. Every error a method returns matches exactly one sentinel (ErrNotFound,
+// ErrPendingDelete, ErrInvalid, ErrThrottled, ErrUnauthorized, ErrTransient,
+// ErrAlreadyExists, ErrVersionLimit) with errors.Is; the refined kinds (ErrAlreadyExists,
+// ErrVersionLimit) are only ever given after a read confirmed them, never from an error
+// code alone.
 type Client interface {
 	// GetSecret reads the secret's metadata, including the fields the SDK model lacks
 	// (domain_id, replica_type, replicas, last_used_time). ErrNotFound when it does not
@@ -58,8 +62,17 @@ type Client interface {
 	GetCurrentValue(ctx context.Context, name string) (Value, string, error)
 
 	// PutValue creates a new version holding v; it becomes SYSCURRENT. Returns the new
-	// version ID. On ErrTransient the caller must re-observe before writing again.
+	// version ID. On ErrTransient the caller must re-observe before writing again. When
+	// the service refuses the version as invalid and a read of the version list shows
+	// MaxVersions or more, the error matches ErrVersionLimit instead of ErrInvalid.
 	PutValue(ctx context.Context, name string, v Value) (string, error)
+
+	// CurrentVersionID returns the ID of the version holding SYSCURRENT, with one
+	// ShowSecretStage call and without reading the value. ErrNotFound when the secret
+	// (or the stage) does not exist; ErrPendingDelete when the service refuses the read
+	// because the secret is pending deletion (the emulator answers it: metadata stays
+	// readable while pending, inferred).
+	CurrentVersionID(ctx context.Context, name string) (string, error)
 
 	// ListTags returns the user tags of the secret. Tags are addressed by secret ID.
 	ListTags(ctx context.Context, secretID string) (map[string]string, error)
@@ -104,6 +117,11 @@ const (
 
 // StageCurrent is the stage of the version that holds the current value.
 const StageCurrent = "SYSCURRENT"
+
+// MaxVersions is the number of versions a secret can hold [DOC CreateSecretVersion]. CSMS
+// may delete deprecated (unstaged) versions to make room; when it cannot, a new version
+// is refused, which PutValue reports as ErrVersionLimit.
+const MaxVersions = 20
 
 // MaxValueBytes is the largest secret value CSMS accepts, counted on the field as sent
 // (base64 text for binary values). The seed doc, updated 2026-06-09, says 64 KB; older

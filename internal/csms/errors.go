@@ -25,6 +25,10 @@ var (
 	ErrTransient = errors.New("csms: transient error")
 	// ErrAlreadyExists: CreateSecret found the name taken (confirmed by a read).
 	ErrAlreadyExists = errors.New("csms: secret already exists")
+	// ErrVersionLimit: PutValue was refused and a read confirmed the secret holds
+	// MaxVersions versions or more. Retrying will not help until versions are freed (a
+	// stage removed so CSMS can delete a deprecated version).
+	ErrVersionLimit = errors.New("csms: version limit reached")
 )
 
 // maxMessageLen caps the server message kept in an APIError so a huge or hostile body

@@ -6,12 +6,14 @@ package csms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
 
 	"github.com/csms-operator/csms-operator/internal/emulator"
 	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
@@ -436,5 +438,126 @@ func TestIntegrationUnauthorized(t *testing.T) {
 	}
 	if n := env.Count("ShowSecret", 403); n != 1 {
 		t.Errorf("403s served = %d, want 1", n)
+	}
+}
+
+// fill adds versions to name through PutValue until it holds n.
+func fill(t *testing.T, c Client, name string, have, n int) {
+	t.Helper()
+	for i := have; i < n; i++ {
+		if _, err := c.PutValue(context.Background(), name, StringValue(fmt.Sprintf("%s-%d", canary, i))); err != nil {
+			t.Fatalf("PutValue %d: %v", i+1, err)
+		}
+	}
+}
+
+// The version limit: a refusal becomes ErrVersionLimit only when the version list,
+// read afterwards, holds MaxVersions. The emulator drops unstaged versions at the limit,
+// so the refusals come from an injected fault and from a secret whose versions all hold
+// a stage.
+func TestIntegrationVersionLimitIsConfirmedByRead(t *testing.T) {
+	env := emulatortest.Start(t, emulatortest.Options{})
+	c := emuClient(t, env, env.Region, nil)
+	ctx := context.Background()
+	refuse := emulator.Fault{Operation: "CreateSecretVersion", Status: 400, ErrorCode: "CSMS.0002",
+		ErrorMsg: "Invalid parameter: the version limit of 20 is reached.", Count: 1}
+
+	if _, err := c.CreateSecret(ctx, CreateSecretInput{Name: "full", Value: StringValue(canary)}); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, c, "full", 1, MaxVersions)
+	if err := env.Server.InjectFault(refuse); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.PutValue(ctx, "full", StringValue(canary+"-21"))
+	if !errors.Is(err, ErrVersionLimit) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("refused PutValue at 20 versions = %v, want ErrVersionLimit", err)
+	}
+	noCanary(t, err, canary)
+	if n := env.Count("ListSecretVersions", 200); n != 1 {
+		t.Errorf("version list read %d times, want 1", n)
+	}
+	// Without the fault the emulator makes room by dropping the oldest unstaged version.
+	if id, err := c.PutValue(ctx, "full", StringValue(canary+"-21")); err != nil || id != "v21" {
+		t.Errorf("PutValue after the fault = %q, %v", id, err)
+	}
+
+	if _, err := c.CreateSecret(ctx, CreateSecretInput{Name: "few", Value: StringValue(canary)}); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, c, "few", 1, 2)
+	if err := env.Server.InjectFault(refuse); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutValue(ctx, "few", StringValue(canary+"-3")); !errors.Is(err, ErrInvalid) || errors.Is(err, ErrVersionLimit) {
+		t.Errorf("refused PutValue at 2 versions = %v, want ErrInvalid", err)
+	}
+
+	// The emulator's own refusal: every one of the 20 versions holds a stage.
+	if _, err := c.CreateSecret(ctx, CreateSecretInput{Name: "staged", Value: StringValue(canary)}); err != nil {
+		t.Fatal(err)
+	}
+	sdk := env.Client(t)
+	for i := 2; i <= MaxVersions; i++ {
+		if _, err := sdk.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: "staged", Body: &model.CreateSecretVersionRequestBody{
+			SecretString: ptr("x"), VersionStages: &[]string{fmt.Sprintf("S%d", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutValue(ctx, "staged", StringValue(canary+"-21")); !errors.Is(err, ErrVersionLimit) {
+		t.Errorf("PutValue on 20 staged versions = %v, want ErrVersionLimit", err)
+	}
+}
+
+// CurrentVersionID is one ShowSecretStage call and follows SYSCURRENT, whether it moved
+// by PutValue or by hand.
+func TestIntegrationCurrentVersionID(t *testing.T) {
+	env := emulatortest.Start(t, emulatortest.Options{})
+	c := emuClient(t, env, env.Region, nil)
+	ctx := context.Background()
+	if _, err := c.CreateSecret(ctx, CreateSecretInput{Name: "cur", Value: StringValue(canary)}); err != nil {
+		t.Fatal(err)
+	}
+	want := func(id string) {
+		t.Helper()
+		before := env.Count("ShowSecretStage", 200)
+		got, err := c.CurrentVersionID(ctx, "cur")
+		if err != nil || got != id {
+			t.Fatalf("CurrentVersionID = %q, %v; want %s", got, err, id)
+		}
+		if n := env.Count("ShowSecretStage", 200) - before; n != 1 {
+			t.Errorf("%d ShowSecretStage calls, want 1", n)
+		}
+	}
+	want("v1")
+	id, err := c.PutValue(ctx, "cur", StringValue(canary+"-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(id)
+	if _, err := env.Client(t).UpdateSecretStage(&model.UpdateSecretStageRequest{SecretName: "cur", StageName: StageCurrent,
+		Body: &model.UpdateSecretStageRequestBody{VersionId: "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	want("v1")
+	if n := env.Count("ShowSecretVersion", 200); n != 0 {
+		t.Errorf("CurrentVersionID read %d values", n)
+	}
+
+	if _, err := c.CurrentVersionID(ctx, "absent"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("absent secret = %v, want ErrNotFound", err)
+	}
+	// Pending deletion: the emulator still answers stage reads (inferred); a service that
+	// refuses them with CSMS.0103 is ErrPendingDelete.
+	if _, err := c.ScheduleDeletion(ctx, "cur", 7); err != nil {
+		t.Fatal(err)
+	}
+	want("v1")
+	if err := env.Server.InjectFault(emulator.Fault{Operation: "ShowSecretStage", Status: 400, ErrorCode: "CSMS.0103",
+		ErrorMsg: "The secret is in scheduled deletion state and cannot be used.", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CurrentVersionID(ctx, "cur"); !errors.Is(err, ErrPendingDelete) {
+		t.Errorf("refused stage read of a pending secret = %v, want ErrPendingDelete", err)
 	}
 }

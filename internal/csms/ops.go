@@ -22,6 +22,7 @@ const (
 	opRestoreSecret    = "RestoreSecret"
 	opGetValue         = "GetCurrentValue"
 	opGetStage         = "ShowSecretStage"
+	opListVersions     = "ListSecretVersions"
 	opPutValue         = "PutValue"
 	opListTags         = "ListTags"
 	opUpdateTags       = "UpdateTags"
@@ -182,17 +183,11 @@ func (c *sdkClient) GetCurrentValue(ctx context.Context, name string) (Value, st
 	// "latest" is the newest version, which is SYSCURRENT unless a stage was moved by
 	// hand; then ask the stage which version is current.
 	if md := v.VersionMetadata; md == nil || md.VersionStages == nil || !slices.Contains(*md.VersionStages, StageCurrent) {
-		resp, err := c.call(ctx, opGetStage, idempotent, func() (any, error) {
-			return c.api.ShowSecretStage(&model.ShowSecretStageRequest{SecretName: name, StageName: StageCurrent})
-		})
+		id, err := c.CurrentVersionID(ctx, name)
 		if err != nil {
 			return Value{}, "", err
 		}
-		st := resp.(*model.ShowSecretStageResponse).Stage
-		if st == nil || st.VersionId == nil {
-			return Value{}, "", &APIError{Operation: opGetStage, Message: "stage has no version", Kind: ErrTransient}
-		}
-		if v, err = c.showVersion(ctx, name, *st.VersionId); err != nil {
+		if v, err = c.showVersion(ctx, name, id); err != nil {
 			return Value{}, "", err
 		}
 	}
@@ -272,7 +267,7 @@ func (c *sdkClient) PutValue(ctx context.Context, name string, v Value) (string,
 		return c.api.CreateSecretVersion(&model.CreateSecretVersionRequest{SecretName: name, Body: body})
 	})
 	if err != nil {
-		return "", err
+		return "", c.confirmVersionLimit(ctx, name, err)
 	}
 	r := resp.(*model.CreateSecretVersionResponse)
 	if r.VersionMetadata == nil || deref(r.VersionMetadata.Id) == "" {
@@ -282,6 +277,76 @@ func (c *sdkClient) PutValue(ctx context.Context, name string, v Value) (string,
 			Message: "CreateSecretVersion response has no version id; the version may exist: re-read the secret", Kind: ErrTransient}
 	}
 	return *r.VersionMetadata.Id, nil
+}
+
+// confirmVersionLimit interprets a refused PutValue: no source names the version-limit
+// error code (the emulator's CSMS.0002 is inferred, and shared with every invalid
+// parameter), so a service refusal is checked with a read of the version list. Only when
+// the secret holds MaxVersions or more does the error become ErrVersionLimit. Our own
+// input checks (empty or oversized value) fail before the call and never reach here.
+func (c *sdkClient) confirmVersionLimit(ctx context.Context, name string, putErr error) error {
+	var ae *APIError
+	if !errors.As(putErr, &ae) || !errors.Is(ae.Kind, ErrInvalid) || ae.StatusCode == 0 {
+		return putErr
+	}
+	n, err := c.countVersions(ctx, name)
+	if err != nil || n < MaxVersions {
+		// Fewer versions: the refusal was about something else. A failed read: we cannot
+		// tell, so report the write's own error.
+		return putErr
+	}
+	limit := *ae
+	limit.Kind = ErrVersionLimit
+	return &limit
+}
+
+// versionPageSize is the page size of the version count: one page holds MaxVersions.
+const versionPageSize = 50
+
+// countVersions counts the secret's versions, paging with the marker, and stops as soon
+// as MaxVersions are seen (the only question asked of it).
+func (c *sdkClient) countVersions(ctx context.Context, name string) (int, error) {
+	n := 0
+	marker := ""
+	for {
+		req := &model.ListSecretVersionsRequest{SecretName: name, Limit: ptr(int32(versionPageSize))}
+		if marker != "" {
+			req.Marker = ptr(marker)
+		}
+		resp, err := c.call(ctx, opListVersions, idempotent, func() (any, error) {
+			return c.api.ListSecretVersions(req)
+		})
+		if err != nil {
+			return 0, err
+		}
+		r := resp.(*model.ListSecretVersionsResponse)
+		if r.VersionMetadatas != nil {
+			n += len(*r.VersionMetadatas)
+		}
+		next := ""
+		if r.PageInfo != nil {
+			next = deref(r.PageInfo.NextMarker)
+		}
+		// A marker that does not move would loop forever: treat it as the last page.
+		if n >= MaxVersions || next == "" || next == marker {
+			return n, nil
+		}
+		marker = next
+	}
+}
+
+func (c *sdkClient) CurrentVersionID(ctx context.Context, name string) (string, error) {
+	resp, err := c.call(ctx, opGetStage, idempotent, func() (any, error) {
+		return c.api.ShowSecretStage(&model.ShowSecretStageRequest{SecretName: name, StageName: StageCurrent})
+	})
+	if err != nil {
+		return "", err
+	}
+	st := resp.(*model.ShowSecretStageResponse).Stage
+	if st == nil || deref(st.VersionId) == "" {
+		return "", &APIError{Operation: opGetStage, Message: "SYSCURRENT stage has no version", Kind: ErrTransient}
+	}
+	return *st.VersionId, nil
 }
 
 func (c *sdkClient) ListTags(ctx context.Context, secretID string) (map[string]string, error) {

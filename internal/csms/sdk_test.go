@@ -726,3 +726,119 @@ func TestWriteReplyWithoutObjectIsTransient(t *testing.T) {
 		}
 	}
 }
+
+// versionsPage is a ListSecretVersions reply with versions from..to and next marker.
+func versionsPage(from, to int, next string) string {
+	var items []string
+	for i := from; i <= to; i++ {
+		items = append(items, fmt.Sprintf(`{"id":"v%d","version_stages":[]}`, i))
+	}
+	page := `{"previous_marker":""}`
+	if next != "" {
+		page = `{"next_marker":"` + next + `"}`
+	}
+	return `{"version_metadatas":[` + strings.Join(items, ",") + `],"page_info":` + page + `}`
+}
+
+// A refused PutValue is ErrVersionLimit only when a read of the version list, paged,
+// counts MaxVersions; otherwise the refusal stays what it was.
+func TestVersionLimitIsConfirmedByPagedRead(t *testing.T) {
+	var qmu sync.Mutex
+	var fullQueries []string
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, key string, n int) {
+		marker := r.URL.Query().Get("marker")
+		if key == "GET /secrets/full/versions" {
+			qmu.Lock()
+			fullQueries = append(fullQueries, r.URL.Query().Encode())
+			qmu.Unlock()
+		}
+		switch key {
+		case "POST /secrets/full/versions", "POST /secrets/few/versions", "POST /secrets/stuck/versions", "POST /secrets/unreadable/versions":
+			replyErr(w, 400, "CSMS.0002", "Invalid parameter")
+		case "POST /secrets/gone/versions":
+			replyErr(w, 404, "CSMS.0106", "not found")
+		case "GET /secrets/full/versions":
+			if marker == "" {
+				reply(w, 200, versionsPage(1, 15, "v15"))
+			} else {
+				reply(w, 200, versionsPage(16, 20, ""))
+			}
+		case "GET /secrets/few/versions":
+			reply(w, 200, versionsPage(1, 2, ""))
+		case "GET /secrets/stuck/versions":
+			reply(w, 200, versionsPage(1, 5, "v5"))
+		case "GET /secrets/unreadable/versions":
+			replyErr(w, 500, "CSMS.0000", "internal")
+		}
+	})
+	c := newTestClient(t, f.URL, nil)
+	ctx := context.Background()
+
+	_, err := c.PutValue(ctx, "full", StringValue(canary))
+	var ae *APIError
+	if !errors.Is(err, ErrVersionLimit) || errors.Is(err, ErrInvalid) || !errors.As(err, &ae) || ae.Code != "CSMS.0002" || ae.StatusCode != 400 {
+		t.Fatalf("full = %v, want ErrVersionLimit only, keeping the service's code", err)
+	}
+	if strings.Contains(err.Error(), canary) || !strings.Contains(err.Error(), "[version limit reached]") {
+		t.Errorf("error text: %v", err)
+	}
+	if n := f.count("GET /secrets/full/versions"); n != 2 {
+		t.Errorf("full: %d list pages read, want 2", n)
+	}
+	qmu.Lock()
+	if d := cmp.Diff([]string{"limit=50", "limit=50&marker=v15"}, fullQueries); d != "" {
+		t.Errorf("full: list queries (-want +got):\n%s", d)
+	}
+	qmu.Unlock()
+
+	for name, want := range map[string]error{"few": ErrInvalid, "stuck": ErrInvalid, "unreadable": ErrInvalid, "gone": ErrNotFound} {
+		_, err := c.PutValue(ctx, name, StringValue(canary))
+		if !errors.Is(err, want) || errors.Is(err, ErrVersionLimit) {
+			t.Errorf("%s = %v, want %v", name, err, want)
+		}
+	}
+	// A marker that does not move ends the count instead of looping.
+	if n := f.count("GET /secrets/stuck/versions"); n != 2 {
+		t.Errorf("stuck: %d list pages read, want 2", n)
+	}
+	// A not-found write needs no read.
+	if n := f.count("GET /secrets/gone/versions"); n != 0 {
+		t.Errorf("gone: %d list reads", n)
+	}
+}
+
+func TestCurrentVersionIDReadsTheStageOnly(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, key string, n int) {
+		switch key {
+		case "GET /secrets/demo/stages/SYSCURRENT":
+			reply(w, 200, `{"stage":{"name":"SYSCURRENT","version_id":"v7","secret_name":"demo","update_time":1}}`)
+		case "GET /secrets/empty/stages/SYSCURRENT":
+			reply(w, 200, `{"stage":{"name":"SYSCURRENT","secret_name":"empty"}}`)
+		case "GET /secrets/none/stages/SYSCURRENT":
+			replyErr(w, 404, "CSMS.0106", "not found")
+		case "GET /secrets/pending/stages/SYSCURRENT":
+			replyErr(w, 400, "CSMS.0103", "scheduled deletion")
+		}
+	})
+	c := newTestClient(t, f.URL, nil)
+	ctx := context.Background()
+	if id, err := c.CurrentVersionID(ctx, "demo"); err != nil || id != "v7" {
+		t.Errorf("demo = %q, %v", id, err)
+	}
+	if _, err := c.CurrentVersionID(ctx, "empty"); !errors.Is(err, ErrTransient) {
+		t.Errorf("stage without version = %v, want ErrTransient", err)
+	}
+	if _, err := c.CurrentVersionID(ctx, "none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing secret = %v, want ErrNotFound", err)
+	}
+	if _, err := c.CurrentVersionID(ctx, "pending"); !errors.Is(err, ErrPendingDelete) {
+		t.Errorf("pending secret = %v, want ErrPendingDelete", err)
+	}
+	if n := f.count("GET /secrets/demo/stages/SYSCURRENT"); n != 1 {
+		t.Errorf("%d stage reads for one call", n)
+	}
+	got := testutil.ToFloat64(apiRequests.WithLabelValues("ShowSecretStage", "200"))
+	if got < 1 {
+		t.Errorf("ShowSecretStage metric = %v", got)
+	}
+}
