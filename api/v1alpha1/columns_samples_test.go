@@ -163,6 +163,7 @@ func TestManagedSecretPrinterColumns(t *testing.T) {
 		{"TYPE", 1, "COMMON"},
 		{"REPLICAS", 1, "PRIMARY"},
 		{"NEXT ROTATION", 1, "2030-01-02T03:04:05Z"},
+		{"POLICY", 1, "Manage"},
 	}
 	if diff := cmp.Diff(want, cols); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)

@@ -18,12 +18,20 @@ package v1alpha1
 
 // Condition types.
 const (
-	// ConditionTypeReady is True when the cloud secret exists, is ENABLED, matches the spec
-	// and every replica is IN_SYNC. On a provider configuration it is True when the
-	// configuration is usable.
+	// ConditionTypeReady is True when the cloud secret exists, is ENABLED, is this
+	// resource's (or observed), matches the spec, holds the desired value and every
+	// replica is IN_SYNC. It reports the cloud, not the last pass. On a provider
+	// configuration it is True when CSMS accepted its credentials.
 	ConditionTypeReady = "Ready"
 	// ConditionTypeSynced is True when the last reconcile succeeded.
 	ConditionTypeSynced = "Synced"
+	// ConditionTypeStalled is True when no retry can succeed without a change by someone
+	// (the spec, a policy, the cloud secret's owner); absent otherwise. kstatus reports such a
+	// resource as Failed.
+	ConditionTypeStalled = "Stalled"
+	// ConditionTypeReconciling is True while the operator is making progress (creating,
+	// updating, replicas syncing); absent otherwise. kstatus reports it as InProgress.
+	ConditionTypeReconciling = "Reconciling"
 )
 
 // Condition reasons. Messages that go with them say what to do, carry no timestamps and
@@ -33,9 +41,9 @@ const (
 	ReasonAvailable = "Available"
 	// ReasonReconcileSuccess: the last reconcile succeeded (Synced=True).
 	ReasonReconcileSuccess = "ReconcileSuccess"
-	// ReasonCreating: the secret is being created.
+	// ReasonCreating: the secret is being created (or its creation is being finished).
 	ReasonCreating = "Creating"
-	// ReasonUpdating: the secret differs from the spec and is being updated.
+	// ReasonUpdating: the secret differs from the spec (or the source) and is being updated.
 	ReasonUpdating = "Updating"
 	// ReasonReplicasSyncing: at least one replica is IN_PROGRESS.
 	ReasonReplicasSyncing = "ReplicasSyncing"
@@ -45,10 +53,6 @@ const (
 	ReasonPendingDeletion = "PendingDeletion"
 	// ReasonDeleting: the resource is being deleted and the cloud side is not done yet.
 	ReasonDeleting = "Deleting"
-	// ReasonDeleted: the cloud secret was deleted (or scheduled for deletion).
-	ReasonDeleted = "Deleted"
-	// ReasonRetained: the resource was deleted and the cloud secret kept (deletionPolicy Retain).
-	ReasonRetained = "Retained"
 	// ReasonSourceNotFound: the value source Secret or its key does not exist.
 	ReasonSourceNotFound = "SourceNotFound"
 	// ReasonProviderConfigNotReady: the provider configuration is missing, not allowed for
@@ -60,10 +64,21 @@ const (
 	ReasonUnauthorized = "Unauthorized"
 	// ReasonAlreadyExists: a secret of that name exists and is not owned by this resource.
 	ReasonAlreadyExists = "AlreadyExists"
-	// ReasonAdopted: an existing secret was taken over (adoptionPolicy Adopt).
-	ReasonAdopted = "Adopted"
-	// ReasonRestored: a secret pending deletion was restored.
-	ReasonRestored = "Restored"
+	// ReasonOwnedByAnotherResource: adoptionPolicy Adopt was refused because the secret's
+	// owner tag names another ManagedSecret that still exists.
+	ReasonOwnedByAnotherResource = "OwnedByAnotherResource"
+	// ReasonOwnershipLost: the secret this resource created (or adopted) is now tagged as
+	// another resource's; the operator writes nothing to it and never retags it.
+	ReasonOwnershipLost = "OwnershipLost"
+	// ReasonPolicyDenied: the provider config's spec.policy does not allow what the resource
+	// asks for (adoptionPolicy Adopt, or managementPolicy Observe of a secret it does not own).
+	ReasonPolicyDenied = "PolicyDenied"
+	// ReasonVersionLimitReached: CSMS refused a new version because the secret holds the
+	// most versions it allows and none can be removed automatically.
+	ReasonVersionLimitReached = "VersionLimitReached"
+	// ReasonSecretNotFound: with managementPolicy Observe, the cloud secret does not exist
+	// (Observe never creates it).
+	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonInvalidSpec: the spec (or the value) was refused; fix the resource.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonThrottled: CSMS or the local rate limit throttled the call; it is retried.

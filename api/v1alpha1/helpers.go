@@ -84,6 +84,19 @@ func (m *ManagedSecret) DeletionPolicyOrDefault() DeletionPolicy {
 	return m.Spec.DeletionPolicy
 }
 
+// ManagementPolicyOrDefault returns spec.managementPolicy, or Manage when unset.
+func (m *ManagedSecret) ManagementPolicyOrDefault() ManagementPolicy {
+	if m.Spec.ManagementPolicy == "" {
+		return ManagementPolicyManage
+	}
+	return m.Spec.ManagementPolicy
+}
+
+// Observing reports whether the resource only observes the cloud secret.
+func (m *ManagedSecret) Observing() bool {
+	return m.ManagementPolicyOrDefault() == ManagementPolicyObserve
+}
+
 // SecretTypeOrDefault returns spec.secretType, or COMMON when unset.
 func (m *ManagedSecret) SecretTypeOrDefault() SecretType {
 	if m.Spec.SecretType == "" {

@@ -56,6 +56,18 @@ const (
 	AdoptionPolicyAdopt AdoptionPolicy = "Adopt"
 )
 
+// ManagementPolicy says whether the operator may write to the cloud secret.
+// +kubebuilder:validation:Enum=Manage;Observe
+type ManagementPolicy string
+
+const (
+	// ManagementPolicyManage creates, updates and deletes the cloud secret as the spec says.
+	ManagementPolicyManage ManagementPolicy = "Manage"
+	// ManagementPolicyObserve never writes to CSMS (deletion included): the resource reports
+	// the cloud secret in status and lists in status.plannedChanges what Manage would do.
+	ManagementPolicyObserve ManagementPolicy = "Observe"
+)
+
 // ProviderConfigKind names the kind of provider configuration a ManagedSecret uses.
 // +kubebuilder:validation:Enum=ProviderConfig;ClusterProviderConfig
 type ProviderConfigKind string
@@ -260,6 +272,7 @@ type ReplicaSpec struct {
 }
 
 // ManagedSecretSpec is the desired state of a CSMS secret.
+// +kubebuilder:validation:XValidation:rule="(has(self.managementPolicy) && self.managementPolicy == 'Observe') || has(self.value)",message="spec.value is required when spec.managementPolicy is Manage (the default); only Observe may leave it out",fieldPath=".value"
 // +kubebuilder:validation:XValidation:rule="!has(self.secretType) || !(self.secretType in ['RDS-FG', 'GaussDB-FG']) || (has(self.rotation) && has(self.rotation.config))",message="spec.rotation.config is required when spec.secretType is RDS-FG or GaussDB-FG",fieldPath=".rotation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.replicas) || oldSelf.replicas.all(o, has(self.replicas) && self.replicas.exists(n, n.region == o.region))",message="spec.replicas entries cannot be removed: CSMS has no API to delete a replica (delete it in the console, then remove it here by re-creating the resource)",fieldPath=".replicas"
 // +kubebuilder:validation:XValidation:rule="has(self.enterpriseProjectID) == has(oldSelf.enterpriseProjectID) && (!has(self.enterpriseProjectID) || self.enterpriseProjectID == oldSelf.enterpriseProjectID)",message="spec.enterpriseProjectID is immutable: CSMS cannot move an existing secret to another enterprise project",fieldPath=".enterpriseProjectID"
@@ -295,9 +308,10 @@ type ManagedSecretSpec struct {
 	// +optional
 	KMSKeyID string `json:"kmsKeyID,omitempty"`
 
-	// value says where the secret value comes from.
-	// +required
-	Value SecretValueSource `json:"value"`
+	// value says where the secret value comes from. Required with managementPolicy Manage;
+	// optional with Observe, where it only feeds the plan.
+	// +optional
+	Value *SecretValueSource `json:"value,omitempty"`
 
 	// rotation configures automatic rotation by CSMS.
 	// +optional
@@ -367,6 +381,14 @@ type ManagedSecretSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="spec.resyncInterval must be at least 30s"
 	// +optional
 	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+
+	// managementPolicy: Manage (default) creates and keeps the cloud secret in line with the
+	// spec; Observe never writes to CSMS, deletion included, and shows in
+	// status.plannedChanges what Manage would do. Observing a secret this resource does not
+	// own needs policy.allowObserve on the provider config.
+	// +kubebuilder:default=Manage
+	// +optional
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
 }
 
 // ReplicaStatus is the observed state of one replica.
@@ -400,12 +422,14 @@ type ReplicaStatus struct {
 // ManagedSecretStatus is the observed state of the CSMS secret. It never holds the value or
 // an unsalted hash of it.
 type ManagedSecretStatus struct {
-	// observedGeneration is the generation last reconciled.
+	// observedGeneration is the generation the last pass acted on, failed passes included.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (the cloud secret exists, is ENABLED, matches spec, replicas in sync)
-	// and Synced (the last reconcile succeeded).
+	// conditions: Ready (the cloud secret exists, is ENABLED, is this resource's or observed,
+	// matches the spec, holds the desired value, replicas in sync), Synced (the last pass
+	// succeeded), Stalled (no retry can succeed without someone's change; absent otherwise)
+	// and Reconciling (the operator is making progress; absent otherwise).
 	// +listType=map
 	// +listMapKey=type
 	// +patchStrategy=merge
@@ -490,9 +514,13 @@ type ManagedSecretStatus struct {
 	// leaves the source alone, which must not push the source over a rotated value.
 	// +optional
 	ObservedSource string `json:"observedSource,omitempty"`
-	// lastSyncTime is when the last successful reconcile finished.
+
+	// plannedChanges lists, with managementPolicy Observe, the changes Manage would make, in
+	// order: one CSMS call or Kubernetes write each, named by the fields it touches, never a
+	// value. Empty with Manage, whose plan is carried out.
+	// +listType=atomic
 	// +optional
-	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	PlannedChanges []string `json:"plannedChanges,omitempty"`
 }
 
 // ManagedSecret declares a secret in Huawei Cloud CSMS.
@@ -509,6 +537,7 @@ type ManagedSecretStatus struct {
 // +kubebuilder:printcolumn:name="TYPE",type=string,JSONPath=`.spec.secretType`,priority=1
 // +kubebuilder:printcolumn:name="REPLICAS",type=string,JSONPath=`.status.replicaType`,priority=1
 // +kubebuilder:printcolumn:name="NEXT ROTATION",type=string,JSONPath=`.status.nextRotationTime`,priority=1
+// +kubebuilder:printcolumn:name="POLICY",type=string,JSONPath=`.spec.managementPolicy`,priority=1
 // +kubebuilder:validation:XValidation:rule="has(self.spec.name) || self.metadata.name.matches('^[a-zA-Z0-9_-]{1,64}$')",message="metadata.name is not a valid CSMS secret name (^[a-zA-Z0-9_-]{1,64}$: at most 64 letters, digits, _ or -, no dots): set spec.name",fieldPath=".spec.name"
 // +kubebuilder:validation:XValidation:rule="(has(self.spec.name) ? self.spec.name : self.metadata.name) == (has(oldSelf.spec.name) ? oldSelf.spec.name : oldSelf.metadata.name)",message="spec.name is immutable: the CSMS secret name (spec.name, or metadata.name when unset) cannot change after creation",fieldPath=".spec.name"
 type ManagedSecret struct {

@@ -185,7 +185,7 @@ func TestManagedSecretUpdates(t *testing.T) {
 				m.Spec.Rotation = enabledRotation("7d")
 				m.Spec.EventSubscriptions = []string{"ev1"}
 				m.Spec.Tags = map[string]string{"team": "b"}
-				m.Spec.Value = v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "other"}}
+				m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "other"}}
 				m.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain
 				m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt
 			},

@@ -52,7 +52,7 @@ func newManagedSecret() *v1alpha1.ManagedSecret {
 	return &v1alpha1.ManagedSecret{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("ms"), Namespace: testNamespace},
 		Spec: v1alpha1.ManagedSecretSpec{
-			Value: v1alpha1.SecretValueSource{
+			Value: &v1alpha1.SecretValueSource{
 				SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "db-creds", Key: "password"},
 			},
 		},
@@ -127,8 +127,16 @@ func TestManagedSecretRejected(t *testing.T) {
 			[]string{"spec.description", "must be at most 2048 bytes"}},
 
 		// spec.value
-		{"value with no source", func(m *v1alpha1.ManagedSecret) { m.Spec.Value = v1alpha1.SecretValueSource{} },
+		{"value with no source", func(m *v1alpha1.ManagedSecret) { m.Spec.Value = &v1alpha1.SecretValueSource{} },
 			[]string{"spec.value", "must set exactly one of secretKeyRef, secretRef, binarySecretKeyRef, generate"}},
+		{"no value with Manage", func(m *v1alpha1.ManagedSecret) { m.Spec.Value = nil },
+			[]string{"spec.value", "is required when spec.managementPolicy is Manage"}},
+		{"no value with an explicit Manage", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Value = nil
+			m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
+		}, []string{"spec.value", "is required when spec.managementPolicy is Manage"}},
+		{"unknown managementPolicy", func(m *v1alpha1.ManagedSecret) { m.Spec.ManagementPolicy = "Import" },
+			[]string{"spec.managementPolicy", "Unsupported value"}},
 		{"value with two sources", func(m *v1alpha1.ManagedSecret) { m.Spec.Value.Generate = &v1alpha1.GenerateSpec{Length: 32} },
 			[]string{"spec.value", "must set exactly one of"}},
 		{"value with all four sources", func(m *v1alpha1.ManagedSecret) {
@@ -145,19 +153,19 @@ func TestManagedSecretRejected(t *testing.T) {
 		{"secretKeyRef.key empty", func(m *v1alpha1.ManagedSecret) { m.Spec.Value.SecretKeyRef.Key = "" },
 			[]string{"spec.value.secretKeyRef.key"}},
 		{"secretRef.name not a Secret name", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "-bad"}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "-bad"}}
 		}, []string{"spec.value.secretRef.name", "should match"}},
 		{"binarySecretKeyRef.key with a space", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "tls", Key: "tls p12"}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "tls", Key: "tls p12"}}
 		}, []string{"spec.value.binarySecretKeyRef.key", "should match"}},
 		{"binarySecretKeyRef.name too long", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: strings.Repeat("a", 254), Key: "k"}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: strings.Repeat("a", 254), Key: "k"}}
 		}, []string{"spec.value.binarySecretKeyRef.name", "Too long"}},
 		{"generate.length 7", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 7}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 7}}
 		}, []string{"spec.value.generate.length", "greater than or equal to 8"}},
 		{"generate.length 4097", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 4097}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 4097}}
 		}, []string{"spec.value.generate.length", "less than or equal to 4096"}},
 
 		// spec.rotation
@@ -328,16 +336,21 @@ func TestManagedSecretAccepted(t *testing.T) {
 		{"spec.name of 64 characters with _ and upper case", func(m *v1alpha1.ManagedSecret) { m.Spec.Name = "A_" + strings.Repeat("b", 62) }},
 		{"metadata.name of 64 characters", func(m *v1alpha1.ManagedSecret) { m.Name = strings.Repeat("x", 64) }},
 		{"secretRef", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "db-creds"}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "db-creds"}}
 		}},
 		{"binarySecretKeyRef", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "tls", Key: "tls.p12"}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "tls", Key: "tls.p12"}}
 		}},
+		{"Observe without a value", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Value = nil
+			m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+		}},
+		{"Observe with a value", func(m *v1alpha1.ManagedSecret) { m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve }},
 		{"generate 8", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 8}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 8}}
 		}},
 		{"generate 4096", func(m *v1alpha1.ManagedSecret) {
-			m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 4096}}
+			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 4096}}
 		}},
 		{"description of 2048 bytes", func(m *v1alpha1.ManagedSecret) { m.Spec.Description = strings.Repeat("d", 2048) }},
 		{"rotation disabled without period or function", func(m *v1alpha1.ManagedSecret) { m.Spec.Rotation = &v1alpha1.RotationSpec{} }},
@@ -394,7 +407,7 @@ func TestSeedExampleAccepted(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
 		Spec: v1alpha1.ManagedSecretSpec{
 			KMSKeyID: seedKMSKeyID,
-			Value: v1alpha1.SecretValueSource{
+			Value: &v1alpha1.SecretValueSource{
 				SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "demo-value", Key: "secret_string"},
 			},
 		},
@@ -420,7 +433,7 @@ func fullManagedSecret(ns string) *v1alpha1.ManagedSecret {
 			Description:       "Password of the payments database",
 			SecretType:        v1alpha1.SecretTypeRDSFG,
 			KMSKeyID:          seedKMSKeyID,
-			Value:             v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "db-creds", Key: "password"}},
+			Value:             &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "db-creds", Key: "password"}},
 			Rotation: &v1alpha1.RotationSpec{
 				Enabled:     true,
 				Period:      "30d",
@@ -438,6 +451,7 @@ func fullManagedSecret(ns string) *v1alpha1.ManagedSecret {
 			RecoveryWindowDays: ptr.To[int32](7),
 			AdoptionPolicy:     v1alpha1.AdoptionPolicyAdopt,
 			ResyncInterval:     &metav1.Duration{Duration: 5 * time.Minute},
+			ManagementPolicy:   v1alpha1.ManagementPolicyManage,
 		},
 	}
 }
@@ -464,7 +478,7 @@ func TestFullManagedSecretRoundTrip(t *testing.T) {
 func TestManagedSecretDefaults(t *testing.T) {
 	t.Parallel()
 	ms := newManagedSecret()
-	ms.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{}}
+	ms.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{}}
 	if err := k8sClient.Create(ctx, ms); err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -475,14 +489,18 @@ func TestManagedSecretDefaults(t *testing.T) {
 	want := v1alpha1.ManagedSecretSpec{
 		ProviderConfigRef:  v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: "default"},
 		SecretType:         v1alpha1.SecretTypeCommon,
-		Value:              v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 32}},
+		Value:              &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 32}},
 		DeletionPolicy:     v1alpha1.DeletionPolicyDelete,
 		RecoveryWindowDays: ptr.To[int32](30),
 		AdoptionPolicy:     v1alpha1.AdoptionPolicyNone,
 		ResyncInterval:     &metav1.Duration{Duration: 10 * time.Minute},
+		ManagementPolicy:   v1alpha1.ManagementPolicyManage,
 	}
 	if diff := cmp.Diff(want, got.Spec); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	if got.ManagementPolicyOrDefault() != v1alpha1.ManagementPolicyManage || newManagedSecret().ManagementPolicyOrDefault() != v1alpha1.ManagementPolicyManage {
+		t.Errorf("ManagementPolicyOrDefault differs from the server's default")
 	}
 	// The helpers agree with the server's defaults.
 	if got.ResyncInterval() != v1alpha1.DefaultResyncInterval || got.RecoveryWindowDays() != v1alpha1.DefaultRecoveryWindowDays {

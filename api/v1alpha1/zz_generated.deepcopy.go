@@ -219,7 +219,11 @@ func (in *ManagedSecretList) DeepCopyObject() runtime.Object {
 func (in *ManagedSecretSpec) DeepCopyInto(out *ManagedSecretSpec) {
 	*out = *in
 	out.ProviderConfigRef = in.ProviderConfigRef
-	in.Value.DeepCopyInto(&out.Value)
+	if in.Value != nil {
+		in, out := &in.Value, &out.Value
+		*out = new(SecretValueSource)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Rotation != nil {
 		in, out := &in.Rotation, &out.Rotation
 		*out = new(RotationSpec)
@@ -310,9 +314,10 @@ func (in *ManagedSecretStatus) DeepCopyInto(out *ManagedSecretStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
-	if in.LastSyncTime != nil {
-		in, out := &in.LastSyncTime, &out.LastSyncTime
-		*out = (*in).DeepCopy()
+	if in.PlannedChanges != nil {
+		in, out := &in.PlannedChanges, &out.PlannedChanges
+		*out = make([]string, len(*in))
+		copy(*out, *in)
 	}
 }
 

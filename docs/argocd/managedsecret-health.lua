@@ -1,13 +1,17 @@
 -- Argo CD health check for secrets.csms-operator.io/ManagedSecret.
 --
+-- It reads the conditions as kstatus (Flux, kpt) does:
+-- Degraded     Stalled=True (no retry can succeed without someone's change: AlreadyExists,
+--              OwnedByAnotherResource, OwnershipLost, PolicyDenied, InvalidSpec,
+--              VersionLimitReached), or Ready=False for another reason that needs a
+--              person: SourceNotFound, ProviderConfigNotReady, CredentialsNotFound,
+--              Unauthorized, ReplicaFailed, PendingDeletion, ReconcileError, or a reason
+--              this script does not know.
 -- Healthy      Ready=True and the Ready condition describes the current generation.
--- Progressing  no status yet, a condition about an older generation, or a Ready reason
---              the operator resolves by itself (Creating, Updating, ReplicasSyncing,
---              Deleting, Throttled, ...).
--- Degraded     Ready=False for a reason that needs a person: AlreadyExists, InvalidSpec,
---              SourceNotFound, ProviderConfigNotReady, CredentialsNotFound, Unauthorized,
---              ReplicaFailed, PendingDeletion, ReconcileError, or a reason this script
---              does not know.
+-- Progressing  no status yet, a condition about an older generation, Reconciling=True,
+--              or a Ready reason the operator (or CSMS, or another tool creating an
+--              observed secret) resolves by itself: Creating, Updating, ReplicasSyncing,
+--              Deleting, Throttled, SecretNotFound.
 --
 -- Install: argocd-cm key resource.customizations.health.secrets.csms-operator.io_ManagedSecret
 -- (see docs/guides/argocd.md). Tested by hack/argocd-health.
@@ -20,11 +24,8 @@ local progressing = {
   Updating = true,
   ReplicasSyncing = true,
   Deleting = true,
-  Deleted = true,
-  Retained = true,
-  Adopted = true,
-  Restored = true,
   Throttled = true,
+  SecretNotFound = true,
 }
 
 local function findCondition(conditions, condType)
@@ -50,6 +51,7 @@ if obj.status ~= nil then
 end
 local ready = findCondition(conditions, "Ready")
 local synced = findCondition(conditions, "Synced")
+local stalled = findCondition(conditions, "Stalled")
 
 if ready == nil then
   hs.status = "Progressing"
@@ -67,6 +69,12 @@ end
 
 local reason = ready.reason or ""
 local message = ready.message or ""
+
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = (stalled.reason or "") .. ": " .. (stalled.message or "")
+  return hs
+end
 
 if ready.status == "True" then
   hs.status = "Healthy"

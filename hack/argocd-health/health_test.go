@@ -126,6 +126,20 @@ status:
 	return object(t, y)
 }
 
+// withStalled adds a Stalled=True condition with that reason.
+func withStalled(t *testing.T, obj map[string]any, reason string) map[string]any {
+	return withStalledStatus(t, obj, "True", reason)
+}
+
+func withStalledStatus(t *testing.T, obj map[string]any, status, reason string) map[string]any {
+	t.Helper()
+	st := obj["status"].(map[string]any)
+	st["conditions"] = append(st["conditions"].([]any), map[string]any{
+		"type": "Stalled", "status": status, "reason": reason, "message": "stalled msg", "observedGeneration": float64(4),
+	})
+	return obj
+}
+
 func TestHealth(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -142,6 +156,9 @@ func TestHealth(t *testing.T) {
 		{"refused but about an older spec", withReady(t, "False", "AlreadyExists", 3, "AlreadyExists"), "Progressing", "generation 4"},
 		{"ready unknown", withReady(t, "Unknown", "Creating", 4, ""), "Progressing", "Creating: msg of Creating"},
 		{"a reason this script does not know", withReady(t, "False", "SomethingNew", 4, ""), "Degraded", "SomethingNew: msg of SomethingNew"},
+		{"stalled wins over a progressing Ready reason", withStalled(t, withReady(t, "False", "Updating", 4, "VersionLimitReached"), "VersionLimitReached"),
+			"Degraded", "VersionLimitReached: stalled msg"},
+		{"stalled False is not a failure", withStalledStatus(t, withReady(t, "True", "Available", 4, ""), "False", "Whatever"), "Healthy", "msg of Available"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := run(t, tc.obj)
@@ -164,15 +181,16 @@ var wantForReason = map[string]string{
 	"ReplicaFailed":          "Degraded",
 	"PendingDeletion":        "Degraded",
 	"Deleting":               "Progressing",
-	"Deleted":                "Progressing",
-	"Retained":               "Progressing",
 	"SourceNotFound":         "Degraded",
 	"ProviderConfigNotReady": "Degraded",
 	"CredentialsNotFound":    "Degraded",
 	"Unauthorized":           "Degraded",
 	"AlreadyExists":          "Degraded",
-	"Adopted":                "Progressing",
-	"Restored":               "Progressing",
+	"OwnedByAnotherResource": "Degraded",
+	"OwnershipLost":          "Degraded",
+	"PolicyDenied":           "Degraded",
+	"VersionLimitReached":    "Degraded",
+	"SecretNotFound":         "Progressing",
 	"InvalidSpec":            "Degraded",
 	"Throttled":              "Progressing",
 	"ReconcileError":         "Degraded",

@@ -108,7 +108,7 @@ func setSourceData(t *testing.T, ns, name, key, value string) {
 func newManagedSecret(t *testing.T, ns, prefix string, mut func(*v1alpha1.ManagedSecret)) *v1alpha1.ManagedSecret {
 	t.Helper()
 	ms := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: prefix + "-" + randSuffix()}}
-	ms.Spec.Value.SecretKeyRef = &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}
+	ms.Spec.Value = &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}}
 	if mut != nil {
 		mut(ms)
 	}

@@ -5,18 +5,16 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,8 +39,10 @@ type ValueReader interface {
 	Version(ctx context.Context, namespace, name string) (string, error)
 }
 
-// Event reasons. Events are emitted only when something changed in the cloud (or, for
-// AlreadyExists and NotDeleted, when the resource first runs into the refusal).
+// Event reasons. Events are emitted only when something changed in the cloud, when CSMS
+// moved the version outside the operator, and when a resource first runs into a refusal
+// (its Ready reason: AlreadyExists, OwnedByAnotherResource, PolicyDenied, OwnershipLost,
+// VersionLimitReached, InvalidSpec; and NotDeleted).
 const (
 	EventCreated           = "Created"
 	EventUpdated           = "Updated"
@@ -56,6 +56,7 @@ const (
 	EventDeleted           = "Deleted"
 	EventRetained          = "Retained"
 	EventNotDeleted        = "NotDeleted"
+	EventVersionChanged    = "VersionChanged"
 )
 
 // Field indexes on ManagedSecret used to map watched objects to the resources that
@@ -88,6 +89,12 @@ type ManagedSecretReconciler struct {
 	ReplicaPollInterval time.Duration
 	// Jitter spreads resyncs (default ±10 %).
 	Jitter func(time.Duration) time.Duration
+	// SpreadFirstChecks spreads the first cloud read of in-sync resources after a start
+	// over their resync interval (see spreadFirstCheck). The manager sets it.
+	SpreadFirstChecks bool
+
+	// seen holds the UIDs this process has reconciled since it started.
+	seen sync.Map
 }
 
 // +kubebuilder:rbac:groups=secrets.csms-operator.io,resources=managedsecrets,verbs=get;list;watch;update;patch
@@ -97,265 +104,160 @@ type ManagedSecretReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
-// Reconcile brings one ManagedSecret and its CSMS secret in line, following the data flow
-// of the architecture: finalizer → provider → observe → create | adopt | restore | update
-// → value → one status patch → resync with jitter.
-func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	log := logf.FromContext(ctx)
+// Reconcile brings one ManagedSecret and its CSMS secret in line. One pass is four
+// steps, each in its own file:
+//
+//  1. observe (managedsecret_observe.go): reads only — the provider config's client, the
+//     cloud secret, and only when needed its tags, stage and the value source;
+//  2. plan (managedsecret_plan.go): a pure function of spec and observation — the ordered
+//     changes, each one CSMS call or one Kubernetes write, or the refusal that stops them;
+//  3. act (managedsecret_act.go): carry out the plan, stop at the first error; skipped
+//     with managementPolicy Observe, whose plan goes into status instead;
+//  4. status (managedsecret_status.go): a pure function of the three, written in one
+//     patch, only when it changed.
+//
+// Deletion has its own pass (managedsecret_delete.go).
+func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ms := &v1alpha1.ManagedSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ms); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-
-	orig := ms.DeepCopy()
-	defer func() {
-		if err := r.patchStatus(ctx, orig, ms); err != nil {
-			if apierrors.IsNotFound(err) {
-				return // deleted (finalizer removed) in this pass
-			}
-			log.Error(err, "Patching status")
-			if retErr == nil {
-				retErr = err
-			}
-		}
-	}()
-
 	if !ms.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, ms)
 	}
+	if d, ok := r.spreadFirstCheck(ctx, ms); ok {
+		return ctrl.Result{RequeueAfter: d}, nil
+	}
+	orig := ms.DeepCopy()
 
-	// The finalizer must be on before anything is created in the cloud. A resource that
-	// never created anything gets it from create(), in the same write as the create-pending
-	// mark, so a new resource costs one metadata write and one pass (the predicate ignores
-	// our own finalizer being added). A resource that did create something and lost the
-	// finalizer (removed by hand) gets it back here, and the pass goes on.
-	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) && !neverCreated(ms) {
-		if err := r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
-			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
-		}); err != nil {
-			return retryOnConflict(fmt.Errorf("adding finalizer: %w", err))
+	obs := r.observe(ctx, ms, false)
+	p, res := r.planAndAct(ctx, ms, obs)
+	if res.reobserve {
+		// CreateSecret found the name taken, or its outcome is unknown: look at what is
+		// there and decide again in this pass. Nothing found means the create did not
+		// happen, and the next pass tries again.
+		if again := r.observe(ctx, ms, true); again.err != nil || again.secret != nil {
+			obs = again
+			p, res = r.planAndAct(ctx, ms, obs)
 		}
 	}
+	if res.done == 0 && apierrors.IsConflict(res.err) {
+		// Our first Kubernetes write lost a race (often with one of our own writes, which
+		// the watch predicate ignores): nothing was done, so try again shortly.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 
-	requeue, err := r.reconcileSecret(ctx, ms)
-	if err != nil {
-		o := classify(err)
-		setFailureConditions(ms, o.reason, o.message, o.transient)
+	ms.Status = computeStatus(ms, obs, p, res)
+	r.report(ms, orig, obs, res)
+	if err := r.patchStatus(ctx, orig, ms); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return retryOnConflict(fmt.Errorf("patching status: %w", err))
+	}
+	return r.requeue(ctx, ms, obs, p, res)
+}
+
+// planAndAct plans from the observation and, with Manage, carries the plan out. A plan
+// that writes to an existing secret first proves the secret is still ours (one tag read
+// per writing pass, none at steady state).
+func (r *ManagedSecretReconciler) planAndAct(ctx context.Context, ms *v1alpha1.ManagedSecret, obs *observation) (plan, actResult) {
+	p := planChanges(ms, obs)
+	if ms.Observing() {
+		return p, actResult{secret: obs.secret}
+	}
+	if p.writesCloudSecret() && obs.tags == nil {
+		if err := r.proveOwnership(ctx, ms, obs); err != nil {
+			obs.err = err
+		}
+		p = planChanges(ms, obs)
+	}
+	return p, r.act(ctx, ms, obs, p)
+}
+
+// requeue says when to look at the resource again: with backoff after a failure that a
+// retry may fix, at the resync interval (jittered) after one only a change can fix and
+// at steady state, sooner while something is in progress.
+func (r *ManagedSecretReconciler) requeue(ctx context.Context, ms *v1alpha1.ManagedSecret, obs *observation, p plan, res actResult) (ctrl.Result, error) {
+	if failure := passFailure(obs, p, res); failure != nil {
+		o := classify(failure)
 		if o.retry == retryResync {
-			log.Info("Reconcile needs a change to proceed", "reason", o.reason, "message", o.message)
+			logf.FromContext(ctx).Info("Reconcile needs a change to proceed", "reason", o.reason, "message", o.message)
 			return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
 		}
-		if apierrors.IsConflict(err) {
+		if apierrors.IsConflict(failure) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, failure
 	}
-	setSyncedCondition(ms)
-	ms.Status.ObservedGeneration = ms.Generation
-	now := metav1.Now()
-	ms.Status.LastSyncTime = &now
-	if requeue > 0 {
-		return ctrl.Result{RequeueAfter: requeue}, nil
+	if res.restored {
+		// The value of a restored secret is compared in the next pass.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if res.secret != nil {
+		if _, syncing := replicaState(ms, res.secret); syncing {
+			return ctrl.Result{RequeueAfter: r.replicaPoll()}, nil
+		}
 	}
 	return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
 }
 
-// reconcileSecret does one pass for a live resource. It returns a requeue delay shorter
-// than the resync interval when something is in progress (0 = resync).
-func (r *ManagedSecretReconciler) reconcileSecret(ctx context.Context, ms *v1alpha1.ManagedSecret) (time.Duration, error) {
-	log := logf.FromContext(ctx)
-	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
-	if err != nil {
-		if provider.IsConfigError(err) {
-			return 0, err
-		}
-		return 0, step(err, "resolving the provider config")
+// report emits the Events a pass owes its users beyond the writes act reported: a
+// refusal the first time the resource runs into it, and a version made outside the
+// operator.
+func (r *ManagedSecretReconciler) report(ms, orig *v1alpha1.ManagedSecret, obs *observation, res actResult) {
+	now, before := ms.GetCondition(v1alpha1.ConditionTypeReady), orig.GetCondition(v1alpha1.ConditionTypeReady)
+	if now != nil && stalledReasons[now.Reason] && now.Status == metav1.ConditionFalse &&
+		(before == nil || before.Reason != now.Reason) {
+		r.event(ms, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 	}
-	name := ms.CSMSName()
-
-	var (
-		sec     *csms.Secret
-		created bool
-	)
-	if neverCreated(ms) {
-		// Nothing was ever created for this resource: create straight away instead of
-		// reading first. CreateSecret refuses a taken name, and create() then reads the
-		// secret and hands it to the ownership checks below, so nothing is skipped; a
-		// first creation costs CreateSecret + one tag call, the least CSMS allows.
-		if sec, created, err = r.create(ctx, cli, ms); err != nil {
-			return 0, err
-		}
-	} else {
-		// Observe: one read. Everything below works on this snapshot and on what the
-		// writes return, so steady state costs exactly this call.
-		sec, err = cli.GetSecret(ctx, name)
-		if errors.Is(err, csms.ErrNotFound) {
-			sec, created, err = r.create(ctx, cli, ms)
-			if err != nil {
-				return 0, err
-			}
-		} else if err != nil {
-			return 0, step(err, "reading CSMS secret %q", name)
-		}
+	if prev := orig.Status.CurrentVersionID; prev != "" && obs.versionID != "" && obs.versionID != prev && res.versionID == "" {
+		r.event(ms, corev1.EventTypeNormal, EventVersionChanged, "Observe",
+			"CSMS secret %q moved SYSCURRENT from %s to %s outside this operator (CSMS rotation, the console or the CLI); the operator keeps it and pushes the source only when the source changes",
+			ms.CSMSName(), prev, obs.versionID)
 	}
-
-	// Tags are read only when ownership must be proven or the spec changed; otherwise the
-	// ID recorded in status is proof enough.
-	var tags map[string]string
-	adopt := false
-	own := ownedByID
-	if created {
-		tags = desiredTags(ms)
-	} else {
-		own = ownershipOf(ms, sec, nil)
-		if !own.owned() || ms.Generation != ms.Status.ObservedGeneration || hasPendingMark(ms) {
-			log.V(1).Info("Reading tags", "ownedByID", own.owned(), "generation", ms.Generation,
-				"observedGeneration", ms.Status.ObservedGeneration, "createPending", hasPendingMark(ms))
-			if tags, err = cli.ListTags(ctx, sec.ID); err != nil {
-				return 0, step(err, "reading tags of CSMS secret %q", name)
-			}
-			own = ownershipOf(ms, sec, tags)
-		}
-		if !own.owned() {
-			if own, err = r.recheckOwnership(ctx, ms, sec, tags); err != nil {
-				return 0, err
-			}
-		}
-	}
-	// From here on sec is ours: whatever happens below, status shows the last state read
-	// or written, also when a later step fails.
-	defer func() {
-		if sec != nil && (own.owned() || adopt) {
-			setCloudStatus(&ms.Status, sec)
-		}
-	}()
-	if !own.owned() {
-		if ms.Spec.AdoptionPolicy != v1alpha1.AdoptionPolicyAdopt {
-			clearCloudStatus(&ms.Status)
-			msg := fmt.Sprintf("a CSMS secret named %q already exists and was not created by this resource; it is left untouched: set spec.adoptionPolicy: Adopt to take it over, or set spec.name to another name", name)
-			if c := ms.GetCondition(v1alpha1.ConditionTypeReady); c == nil || c.Reason != v1alpha1.ReasonAlreadyExists {
-				r.event(ms, corev1.EventTypeWarning, EventAlreadyExists, "Create", msg)
-			}
-			return 0, &conditionError{reason: v1alpha1.ReasonAlreadyExists, message: msg, retryAtResync: true}
-		}
-		adopt = true
-	}
-	log = log.WithValues("secretName", name, "secretID", sec.ID)
-
-	// A secret of ours pending deletion (e.g. the resource was deleted and re-created) is
-	// brought back instead of waiting out the recovery window.
-	if sec.State == csms.StatePendingDelete {
-		if sec, err = cli.RestoreSecret(ctx, name); err != nil {
-			return 0, step(err, "restoring CSMS secret %q from pending deletion", name)
-		}
-		log.Info("Restored secret pending deletion")
-		r.event(ms, corev1.EventTypeNormal, EventRestored, "Restore", "Cancelled the scheduled deletion of CSMS secret %q", name)
-	}
-
-	if tags != nil {
-		if set, remove, changed := diffTags(desiredTags(ms), tags); changed {
-			if err := cli.UpdateTags(ctx, sec.ID, set, remove); err != nil {
-				return 0, step(err, "updating tags of CSMS secret %q", name)
-			}
-			switch {
-			case adopt:
-				log.Info("Adopted secret")
-				r.event(ms, corev1.EventTypeNormal, EventAdopted, "Adopt", "Took over the existing CSMS secret %q (adoptionPolicy: Adopt)", name)
-			case own == ownedByPendingMark:
-				log.Info("Finished tagging a secret created before a restart")
-			default:
-				r.event(ms, corev1.EventTypeNormal, EventTagsUpdated, "UpdateTags", "Updated tags of CSMS secret %q (set %s; removed %s)",
-					name, keyList(slices.Collect(maps.Keys(set))), keyList(remove))
-			}
-		}
-	}
-	// The secret is now tagged as ours, so the create-pending mark has done its job.
-	if hasPendingMark(ms) {
-		if err := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
-			delete(o.Annotations, v1alpha1.AnnotationCreatePending)
-		}); err != nil {
-			return 0, step(err, "removing the %s annotation", v1alpha1.AnnotationCreatePending)
-		}
-	}
-	ms.Status.SecretID = sec.ID
-
-	// Whether CSMS rotated the value is judged against the status before it is rewritten.
-	refreshVersion := !created && (ms.Status.CurrentVersionID == "" || rotated(&ms.Status, sec))
-
-	if !created {
-		if in, fields, changed := diffSecret(ms, sec); changed {
-			updated, err := cli.UpdateSecret(ctx, name, in)
-			if err != nil {
-				return 0, step(err, "updating %s of CSMS secret %q", strings.Join(fields, ", "), name)
-			}
-			sec = mergeUpdated(sec, updated)
-			log.Info("Updated secret", "fields", fields)
-			r.event(ms, corev1.EventTypeNormal, EventUpdated, "Update", "Updated %s of CSMS secret %q", strings.Join(fields, ", "), name)
-		}
-	}
-
-	for _, rep := range missingReplicas(ms, sec) {
-		got, err := cli.CreateReplica(ctx, name, csms.ReplicaInput{Region: rep.Region, ProjectID: rep.ProjectID, KmsKeyID: rep.KMSKeyID})
-		if errors.Is(err, csms.ErrAlreadyExists) {
-			continue // listed by the next read
-		}
-		if err != nil {
-			return 0, step(err, "creating the replica of CSMS secret %q in region %q", name, rep.Region)
-		}
-		sec.Replicas = append(sec.Replicas, *got)
-		log.Info("Created replica", "region", rep.Region)
-		r.event(ms, corev1.EventTypeNormal, EventReplicaCreated, "CreateReplica", "Created a replica of CSMS secret %q in region %q", name, rep.Region)
-	}
-
-	if !created {
-		pushed, err := r.syncValue(ctx, cli, ms, name)
-		if err != nil {
-			return 0, err
-		}
-		if refreshVersion && !pushed {
-			_, vid, err := cli.GetCurrentValue(ctx, name)
-			if err != nil {
-				return 0, step(err, "reading the current version of CSMS secret %q", name)
-			}
-			ms.Status.CurrentVersionID = vid
-		}
-	}
-
-	setReadyFromCloud(ms, sec)
-	if _, syncing := replicaState(ms, sec); syncing {
-		return r.replicaPoll(), nil
-	}
-	return 0, nil
 }
 
-// keyList renders tag keys (never values) for an event.
-func keyList(keys []string) string {
-	if len(keys) == 0 {
-		return "none"
+// spreadFirstCheck spreads the first drift check after a (re)start over one resync
+// interval for a resource whose status shows it in sync with its generation and its
+// source: re-reading every cloud secret at once would spend minutes of the CSMS budget
+// before any real change got through. A resource that changed while the manager was down
+// (spec, source, a pending mark) is not in sync and is handled at once.
+func (r *ManagedSecretReconciler) spreadFirstCheck(ctx context.Context, ms *v1alpha1.ManagedSecret) (time.Duration, bool) {
+	if !r.SpreadFirstChecks {
+		return 0, false
 	}
-	slices.Sort(keys)
-	return strings.Join(keys, ", ")
+	if _, seen := r.seen.LoadOrStore(ms.UID, struct{}{}); seen || !inSync(ms) {
+		return 0, false
+	}
+	if ref, ok := sourceRef(ms.Spec.Value); ok {
+		rv, err := r.Sources.Version(ctx, ms.Namespace, ref.Name)
+		if err != nil || rv != ms.Status.ObservedSourceVersion || ms.Status.ObservedSource != sourceIdentity(ref) {
+			return 0, false
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ms.ResyncInterval()))), true
 }
 
-// patchMeta applies mutate to the resource's metadata with a merge patch on a copy, and
-// takes back only the metadata: the in-memory status of this pass must survive.
-//
-// A merge patch replaces lists whole, so a patch of the finalizers carries the
-// resourceVersion (lock) and fails on a conflict instead of dropping someone else's
-// finalizer; an annotation is a map key and needs no lock.
-func (r *ManagedSecretReconciler) patchMeta(ctx context.Context, ms *v1alpha1.ManagedSecret, lock bool, mutate func(*v1alpha1.ManagedSecret)) error {
-	obj := ms.DeepCopy()
-	base := obj.DeepCopy()
-	mutate(obj)
-	var opts []client.MergeFromOption
-	if lock {
-		opts = append(opts, client.MergeFromWithOptimisticLock{})
+// inSync: the last pass acted on this generation and found the cloud secret as wanted.
+func inSync(ms *v1alpha1.ManagedSecret) bool {
+	if ms.Status.ObservedGeneration != ms.Generation || hasPendingMark(ms) || ms.Status.SecretID == "" {
+		return false
 	}
-	if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(base, opts...)); err != nil {
-		return err
+	if !ms.Observing() && !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		return false
 	}
-	ms.ObjectMeta = *obj.ObjectMeta.DeepCopy()
-	return nil
+	for _, t := range []string{v1alpha1.ConditionTypeReady, v1alpha1.ConditionTypeSynced} {
+		if c := ms.GetCondition(t); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != ms.Generation {
+			return false
+		}
+	}
+	return true
+}
+
+// forget drops what the reconciler remembers of a resource that is gone.
+func (r *ManagedSecretReconciler) forget(uid types.UID) {
+	r.seen.Delete(uid)
 }
 
 // patchStatus writes the status of this pass in one merge patch, only if it changed.

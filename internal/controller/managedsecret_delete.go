@@ -15,28 +15,32 @@ import (
 	"github.com/csms-operator/csms-operator/internal/csms"
 )
 
-// reconcileDelete finishes the cloud side of a deleted ManagedSecret by its
-// deletionPolicy, then removes the finalizer:
-//   - Retain: the cloud secret is left as it is; no credentials are needed, so a lost
-//     credentials Secret never wedges the deletion.
-//   - Delete: only a secret this resource owns is touched. recoveryWindowDays 0 deletes
-//     at once; otherwise deletion is scheduled (a secret already PENDING_DELETE is done).
-//     A secret that does not exist (any more) is done; one not owned is never deleted.
+// reconcileDelete finishes the cloud side of a deleted ManagedSecret, then removes the
+// finalizer:
+//   - managementPolicy Observe and deletionPolicy Retain leave the cloud secret as it is;
+//     no credentials are needed, so a lost credentials Secret never wedges the deletion.
+//   - Delete touches only a secret this resource owns, proven by its tags just before
+//     the write. recoveryWindowDays 0 deletes at once; otherwise deletion is scheduled (a
+//     secret already PENDING_DELETE is done). A secret that does not exist (any more) is
+//     done; one not owned is never deleted.
 func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, ms *v1alpha1.ManagedSecret) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		r.forget(ms.UID)
 		return ctrl.Result{}, nil
 	}
-	name := ms.CSMSName()
-
-	done, err := r.deleteCloudSecret(ctx, ms, name)
+	orig := ms.DeepCopy()
+	done, err := r.deleteCloudSecret(ctx, ms)
 	if err != nil {
 		o := classify(err)
-		msg := o.message
+		hint := ""
 		if o.reason == v1alpha1.ReasonProviderConfigNotReady || o.reason == v1alpha1.ReasonUnauthorized {
-			msg += "; the cloud secret cannot be deleted without working credentials: restore them, or set spec.deletionPolicy: Retain to finish the deletion and keep the cloud secret"
+			hint = "; the cloud secret cannot be deleted without working credentials: restore them, or set spec.deletionPolicy: Retain to finish the deletion and keep the cloud secret"
 		}
-		setFailureConditions(ms, o.reason, msg, false)
+		ms.Status = deletingStatus(ms, err, hint)
+		if perr := r.patchStatus(ctx, orig, ms); perr != nil && !apierrors.IsNotFound(perr) {
+			log.Error(perr, "Patching status")
+		}
 		if o.retry == retryResync {
 			return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
 		}
@@ -53,28 +57,35 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, ms *v1alp
 		}
 		return retryOnConflict(fmt.Errorf("removing finalizer: %w", err))
 	}
+	r.forget(ms.UID)
 	log.Info("Finalizer removed")
 	return ctrl.Result{}, nil
 }
 
 // deleteCloudSecret applies the deletion policy; done means the finalizer may go.
-func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1alpha1.ManagedSecret, name string) (bool, error) {
+func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1alpha1.ManagedSecret) (bool, error) {
 	log := logf.FromContext(ctx)
-	if ms.DeletionPolicyOrDefault() == v1alpha1.DeletionPolicyRetain {
+	name := ms.CSMSName()
+	switch {
+	case ms.Observing():
+		if ms.Status.SecretID != "" {
+			r.event(ms, corev1.EventTypeNormal, EventRetained, "Delete", "Kept CSMS secret %q (managementPolicy: Observe never deletes)", name)
+		}
+		return true, nil
+	case ms.DeletionPolicyOrDefault() == v1alpha1.DeletionPolicyRetain:
 		if ms.Status.SecretID != "" {
 			r.event(ms, corev1.EventTypeNormal, EventRetained, "Delete", "Kept CSMS secret %q (deletionPolicy: Retain)", name)
 		}
 		return true, nil
 	}
-	setDeletingCondition(ms, fmt.Sprintf("deleting: waiting for CSMS secret %q to be deleted (deletionPolicy: Delete)", name))
 
-	// A resource that never created or adopted a secret (no ID in status, no create-pending
-	// mark) has nothing in the cloud to delete, so a provider config or credentials that
-	// do not work must not keep it: typically they were refused from the start.
-	neverCreated := ms.Status.SecretID == "" && !hasPendingMark(ms)
+	// A resource that never created or adopted a secret has nothing in the cloud to
+	// delete, so a provider config or credentials that do not work must not keep it:
+	// typically they were refused from the start.
+	nothingRecorded := neverCreated(ms)
 	cli, _, err := r.Providers.ClientFor(ctx, ms.Namespace, ms.ProviderConfigKey())
 	if err != nil {
-		if neverCreated {
+		if nothingRecorded {
 			log.Info("Provider config unusable and no cloud secret recorded; nothing to delete", "error", err.Error())
 			return true, nil
 		}
@@ -84,32 +95,36 @@ func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1a
 	if errors.Is(err, csms.ErrNotFound) {
 		return true, nil
 	}
-	if errors.Is(err, csms.ErrUnauthorized) && neverCreated {
+	if errors.Is(err, csms.ErrUnauthorized) && nothingRecorded {
 		log.Info("Credentials refused and no cloud secret recorded; nothing to delete", "error", err.Error())
 		return true, nil
 	}
 	if err != nil {
 		return false, step(err, "reading CSMS secret %q", name)
 	}
-	own := ownershipOf(ms, sec, nil)
-	if !own.owned() {
-		tags, err := cli.ListTags(ctx, sec.ID)
-		if err != nil {
-			return false, step(err, "reading tags of CSMS secret %q", name)
-		}
-		if own = ownershipOf(ms, sec, tags); !own.owned() {
-			if own, err = r.recheckOwnership(ctx, ms, sec, tags); err != nil {
-				return false, err
-			}
+	// Proof of ownership right before the write: the tags, whatever status says.
+	tags, err := cli.ListTags(ctx, sec.ID)
+	if err != nil {
+		return false, step(err, "reading tags of CSMS secret %q", name)
+	}
+	own := ownershipOf(ms, sec, tags)
+	if own == notOwned || own == ownedByOther {
+		if own, err = r.freshOwnership(ctx, ms, sec, tags); err != nil {
+			return false, err
 		}
 	}
-	if !own.owned() {
+	switch {
+	case own == ownershipLost:
+		log.Info("Not deleting a secret now tagged as another resource's", "secretName", name)
+		r.event(ms, corev1.EventTypeWarning, v1alpha1.ReasonOwnershipLost, "Delete",
+			"Left CSMS secret %q untouched: it is now tagged as owned by %s", name, ownerName(tags))
+		return true, nil
+	case !own.owned():
 		log.Info("Not deleting a secret this resource does not own", "secretName", name)
 		r.event(ms, corev1.EventTypeWarning, EventNotDeleted, "Delete",
 			"Left CSMS secret %q untouched: it was not created or adopted by this resource", name)
 		return true, nil
-	}
-	if sec.State == csms.StatePendingDelete {
+	case sec.State == csms.StatePendingDelete:
 		return true, nil
 	}
 	days := ms.RecoveryWindowDays()
@@ -121,14 +136,9 @@ func (r *ManagedSecretReconciler) deleteCloudSecret(ctx context.Context, ms *v1a
 		r.event(ms, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted CSMS secret %q immediately (recoveryWindowDays: 0)", name)
 		return true, nil
 	}
-	scheduled, err := cli.ScheduleDeletion(ctx, name, days)
-	if errors.Is(err, csms.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
+	if _, err := cli.ScheduleDeletion(ctx, name, days); err != nil && !errors.Is(err, csms.ErrNotFound) {
 		return false, step(err, "scheduling the deletion of CSMS secret %q", name)
 	}
-	setCloudStatus(&ms.Status, scheduled)
 	log.Info("Scheduled deletion", "secretName", name, "recoveryWindowDays", days)
 	r.event(ms, corev1.EventTypeNormal, EventDeletionScheduled, "Delete",
 		"Scheduled deletion of CSMS secret %q in %d days; until then it can be restored by re-creating this resource", name, days)

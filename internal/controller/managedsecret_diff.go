@@ -4,6 +4,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
@@ -156,36 +159,48 @@ func diffTags(desired, observed map[string]string) (set map[string]string, remov
 type ownership int
 
 const (
-	// notOwned: created by someone else (or by another resource); never touch it.
+	// notOwned: not proven to be this resource's, and no owner tag names another resource
+	// (an untagged secret, or tags not read). Never written to unless adopted.
 	notOwned ownership = iota
-	// ownedByID: its ID is status.secretID.
+	// ownedByID: its ID is status.secretID (and the owner tag, if read, agrees).
 	ownedByID
 	// ownedByTags: its ownership tags name this resource's namespace and name (the UID may
 	// differ when the resource was deleted and re-created).
 	ownedByTags
-	// ownedByPendingMark: it carries no managed-by tag and the resource carries the
+	// ownedByPendingMark: it carries no ownership tag and the resource carries the
 	// create-pending mark: the operator crashed between CreateSecret and tagging.
 	ownedByPendingMark
+	// ownedByOther: its owner tag names another ManagedSecret.
+	ownedByOther
+	// ownershipLost: status.secretID says it is this resource's, but its owner tag now
+	// names another resource. Nothing is written to it and it is never retagged.
+	ownershipLost
 )
 
-func (o ownership) owned() bool { return o != notOwned }
+func (o ownership) owned() bool {
+	return o == ownedByID || o == ownedByTags || o == ownedByPendingMark
+}
 
 // ownershipOf decides whether sec belongs to ms. tags may be nil when they were not read;
-// then only the ID can prove ownership.
+// then only the ID can prove ownership. An owner tag naming another resource outweighs
+// the ID: someone retagged the secret, and a write would take it back from them.
 func ownershipOf(ms *v1alpha1.ManagedSecret, sec *csms.Secret, tags map[string]string) ownership {
-	if ms.Status.SecretID != "" && ms.Status.SecretID == sec.ID {
-		return ownedByID
-	}
-	if tags == nil {
-		return notOwned
-	}
-	if tags[v1alpha1.TagKeyManagedBy] == v1alpha1.TagValueManagedBy {
-		if ownerPrefix(tags[v1alpha1.TagKeyOwner]) == ownerPrefix(ms.OwnerTagValue()) {
-			return ownedByTags
+	byID := ms.Status.SecretID != "" && ms.Status.SecretID == sec.ID
+	owner, hasOwner := tags[v1alpha1.TagKeyOwner]
+	if hasOwner && ownerPrefix(owner) != ownerPrefix(ms.OwnerTagValue()) {
+		if byID {
+			return ownershipLost
 		}
-		return notOwned
+		return ownedByOther
 	}
-	if _, marked := ms.Annotations[v1alpha1.AnnotationCreatePending]; marked {
+	switch {
+	case byID:
+		return ownedByID
+	case tags == nil:
+		return notOwned
+	case tags[v1alpha1.TagKeyManagedBy] == v1alpha1.TagValueManagedBy && hasOwner:
+		return ownedByTags
+	case !hasOwner && tags[v1alpha1.TagKeyManagedBy] == "" && hasPendingMark(ms):
 		return ownedByPendingMark
 	}
 	return notOwned
@@ -195,6 +210,22 @@ func ownershipOf(ms *v1alpha1.ManagedSecret, sec *csms.Secret, tags map[string]s
 func ownerPrefix(v string) string {
 	uid := v1alpha1.OwnerUIDFromTag(v)
 	return v[:len(v)-len(uid)]
+}
+
+// ownerKeyFromTag returns the namespace and name an owner tag names. ok is false when the
+// tag is not of the form OwnerTagValue writes, or when its prefix may have been cut at
+// CSMS's tag length limit (the name in it could then be another resource's).
+func ownerKeyFromTag(v string) (client.ObjectKey, bool) {
+	prefix := strings.TrimSuffix(ownerPrefix(v), "/")
+	uid := v1alpha1.OwnerUIDFromTag(v)
+	if uid == "" || len(prefix) >= v1alpha1.MaxTagValueLength-len(uid)-1 {
+		return client.ObjectKey{}, false
+	}
+	ns, name, ok := strings.Cut(prefix, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return client.ObjectKey{}, false
+	}
+	return client.ObjectKey{Namespace: ns, Name: name}, true
 }
 
 // missingReplicas returns the spec replicas that the cloud does not list, in spec order.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,7 @@ const (
 
 func msWith(mut func(*v1alpha1.ManagedSecret)) *v1alpha1.ManagedSecret {
 	ms := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "db", UID: "uid-1", Generation: 1}}
-	ms.Spec.Value.SecretKeyRef = &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}
+	ms.Spec.Value = &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}}
 	if mut != nil {
 		mut(ms)
 	}
@@ -157,7 +158,12 @@ func TestOwnershipOf(t *testing.T) {
 		{name: "our tags from a previous incarnation (other uid)", ms: msWith(nil),
 			tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, want: ownedByTags},
 		{name: "another resource's tags", ms: msWith(nil),
-			tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/other/uid-9"}, want: notOwned},
+			tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/other/uid-9"}, want: ownedByOther},
+		{name: "id in status and our tags", ms: msWith(func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "id-1" }), tags: ours, want: ownedByID},
+		{name: "id in status, tags now name another resource", ms: msWith(func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "id-1" }),
+			tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "other/db/uid-9"}, want: ownershipLost},
+		{name: "owner tag without managed-by still names another resource", ms: msWith(nil),
+			tags: map[string]string{"csms-operator-owner": "team/other/uid-9"}, want: ownedByOther},
 		{name: "managed-by without owner", ms: msWith(nil), tags: map[string]string{"managed-by": "csms-operator"}, want: notOwned},
 		{name: "untagged, no mark", ms: msWith(nil), tags: map[string]string{}, want: notOwned},
 		{name: "untagged with the pending mark", ms: msWith(func(m *v1alpha1.ManagedSecret) {
@@ -165,7 +171,7 @@ func TestOwnershipOf(t *testing.T) {
 		}), tags: map[string]string{"team": "x"}, want: ownedByPendingMark},
 		{name: "another owner's tags win over the pending mark", ms: msWith(func(m *v1alpha1.ManagedSecret) {
 			m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
-		}), tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/other/uid-9"}, want: notOwned},
+		}), tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/other/uid-9"}, want: ownedByOther},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +179,31 @@ func TestOwnershipOf(t *testing.T) {
 				t.Errorf("ownershipOf() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestOwnerKeyFromTag(t *testing.T) {
+	long := strings.Repeat("n", 253)
+	cut := (&v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: long, UID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}}).OwnerTagValue()
+	tests := []struct {
+		tag    string
+		want   string
+		wantOK bool
+	}{
+		{tag: "team/db/uid-1", want: "team/db", wantOK: true},
+		{tag: "team/db", wantOK: false},
+		{tag: "nouid", wantOK: false},
+		{tag: "/db/uid", wantOK: false},
+		{tag: "team//uid", wantOK: false},
+		{tag: "a/b/c/uid", wantOK: false},
+		// Cut at CSMS's 255 characters: the name in it may be someone else's.
+		{tag: cut, wantOK: false},
+	}
+	for _, tt := range tests {
+		key, ok := ownerKeyFromTag(tt.tag)
+		if ok != tt.wantOK || ok && key.String() != tt.want {
+			t.Errorf("ownerKeyFromTag(%q) = %v, %v; want %q, %v", tt.tag, key, ok, tt.want, tt.wantOK)
+		}
 	}
 }
 

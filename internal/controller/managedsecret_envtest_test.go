@@ -39,7 +39,6 @@ func cloudFields(st v1alpha1.ManagedSecretStatus) v1alpha1.ManagedSecretStatus {
 	st.CurrentVersionID = ""
 	st.ObservedSourceVersion = ""
 	st.ObservedSource = ""
-	st.LastSyncTime = nil
 	st.LastUsedTime = nil // reading the value to compare moves it
 	return st
 }
@@ -85,9 +84,9 @@ func TestSeedLikeSecretCreatedStatusEqualsCloud(t *testing.T) {
 	}
 	if got.Status.CurrentVersionID != "v1" || got.Status.ObservedSourceVersion != src.ResourceVersion ||
 		got.Status.ObservedSource != "secretKeyRef:"+src.Name+"/password" ||
-		got.Status.ObservedGeneration != got.Generation || got.Status.LastSyncTime == nil {
-		t.Errorf("status bookkeeping: version %q source %q/%q gen %d/%d sync %v", got.Status.CurrentVersionID,
-			got.Status.ObservedSourceVersion, src.ResourceVersion, got.Status.ObservedGeneration, got.Generation, got.Status.LastSyncTime)
+		got.Status.ObservedGeneration != got.Generation {
+		t.Errorf("status bookkeeping: version %q source %q/%q gen %d/%d", got.Status.CurrentVersionID,
+			got.Status.ObservedSourceVersion, src.ResourceVersion, got.Status.ObservedGeneration, got.Generation)
 	}
 	if _, marked := got.Annotations[v1alpha1.AnnotationCreatePending]; marked {
 		t.Errorf("the create-pending mark is still on the resource")
@@ -416,7 +415,7 @@ func TestRecreatedWhilePendingDeletionIsRestored(t *testing.T) {
 	}
 
 	again := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ms.Name}}
-	again.Spec.Value.SecretKeyRef = &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}
+	again.Spec.Value = &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "password"}}
 	if err := k8sClient.Create(context.Background(), again); err != nil {
 		t.Fatal(err)
 	}
@@ -443,13 +442,13 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 	newSource(t, ns, "src", map[string]string{"password": canary1, "bin": canaryBin})
 	one := newManagedSecret(t, ns, "canary", nil)
 	whole := newManagedSecret(t, ns, "canary-whole", func(m *v1alpha1.ManagedSecret) {
-		m.Spec.Value = v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "src"}}
+		m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "src"}}
 	})
 	bin := newManagedSecret(t, ns, "canary-bin", func(m *v1alpha1.ManagedSecret) {
-		m.Spec.Value = v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "bin"}}
+		m.Spec.Value = &v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "bin"}}
 	})
 	gen := newManagedSecret(t, ns, "canary-gen", func(m *v1alpha1.ManagedSecret) {
-		m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 40}}
+		m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 40}}
 	})
 	all := []*v1alpha1.ManagedSecret{one, whole, bin, gen}
 	for _, ms := range all {
@@ -881,7 +880,7 @@ func TestRotationNotOverwrittenByUnchangedSource(t *testing.T) {
 func TestGeneratedValueCreatedOnceAndKept(t *testing.T) {
 	ns := newNamespace(t, nil)
 	ms := newManagedSecret(t, ns, "gen", func(m *v1alpha1.ManagedSecret) {
-		m.Spec.Value = v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 24}}
+		m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 24}}
 	})
 	key := client.ObjectKeyFromObject(ms)
 	waitReady(t, key)

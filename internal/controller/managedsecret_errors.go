@@ -56,14 +56,43 @@ const (
 type outcome struct {
 	reason  string
 	message string
-	// transient failures keep a True Ready condition (see setFailureConditions).
+	// transient: the failure says nothing about the cloud secret (throttling, network),
+	// so a Ready secret stays Ready.
 	transient bool
-	retry     retryPolicy
+	// stalled: no retry can succeed without a change by someone (kstatus Stalled).
+	stalled bool
+	retry   retryPolicy
+}
+
+// stalledReasons are the reasons no retry can get past without someone's change: the
+// spec, a policy, or the cloud secret's owner.
+var stalledReasons = map[string]bool{
+	v1alpha1.ReasonAlreadyExists:          true,
+	v1alpha1.ReasonOwnedByAnotherResource: true,
+	v1alpha1.ReasonOwnershipLost:          true,
+	v1alpha1.ReasonPolicyDenied:           true,
+	v1alpha1.ReasonInvalidSpec:            true,
+	v1alpha1.ReasonVersionLimitReached:    true,
+}
+
+// classifyOrNil is classify for a failure that may be nil.
+func classifyOrNil(err error) *outcome {
+	if err == nil {
+		return nil
+	}
+	o := classify(err)
+	return &o
 }
 
 // classify maps an error of a reconcile to a condition reason, an actionable message and a
 // retry policy.
 func classify(err error) outcome {
+	o := classifyReason(err)
+	o.stalled = stalledReasons[o.reason]
+	return o
+}
+
+func classifyReason(err error) outcome {
 	var ce *conditionError
 	if errors.As(err, &ce) {
 		o := outcome{reason: ce.reason, message: ce.message, retry: retryBackoff}
@@ -84,6 +113,9 @@ func classify(err error) outcome {
 			retry:   retryResync}
 	case errors.Is(err, source.ErrInvalid):
 		return outcome{reason: v1alpha1.ReasonInvalidSpec, message: msg, retry: retryResync}
+	case errors.Is(err, csms.ErrVersionLimit):
+		return outcome{reason: v1alpha1.ReasonVersionLimitReached, retry: retryResync, message: msg +
+			"; the secret holds as many versions as CSMS allows and every one of them carries a stage, so none could be removed to make room: remove a stage from an old version (or delete old versions) in CSMS; the cloud secret keeps serving its current version meanwhile, and the new version is written at the next resync or change"}
 	case errors.Is(err, csms.ErrInvalid):
 		return outcome{reason: v1alpha1.ReasonInvalidSpec, message: msg + "; fix the spec", retry: retryResync}
 	case errors.Is(err, csms.ErrUnauthorized):

@@ -7,7 +7,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
@@ -15,78 +19,280 @@ import (
 	"github.com/csms-operator/csms-operator/internal/source"
 )
 
-func TestSetReadyFromCloud(t *testing.T) {
-	withReplicas := func(m *v1alpha1.ManagedSecret) {
-		m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3"}}
+// statusCase builds one pass's inputs for computeStatus: an owned, settled resource and
+// its secret, changed by mut.
+type statusCase struct {
+	ms  *v1alpha1.ManagedSecret
+	obs *observation
+	p   plan
+	res actResult
+}
+
+func ownedPass(mut func(*statusCase)) statusCase {
+	sec := cloudSecret()
+	ms := msWith(func(m *v1alpha1.ManagedSecret) {
+		m.Finalizers = []string{v1alpha1.Finalizer}
+		setCloudStatus(&m.Status, sec)
+		m.Status.CurrentVersionID = "v1"
+		m.Status.ObservedSourceVersion = "7"
+		m.Status.ObservedSource = "secretKeyRef:src/password"
+		m.Status.ObservedGeneration = 1
+	})
+	c := statusCase{
+		ms: ms,
+		obs: &observation{secret: sec, own: ownedByID, source: sourceObservation{set: true, version: "7",
+			identity: "secretKeyRef:src/password"}},
 	}
+	c.res = actResult{secret: sec}
+	if mut != nil {
+		mut(&c)
+	}
+	return c
+}
+
+// settle runs computeStatus once and stores the result, as the previous pass would have.
+func settle(c statusCase) *v1alpha1.ManagedSecret {
+	ms := c.ms.DeepCopy()
+	ms.Status = computeStatus(c.ms, c.obs, c.p, c.res)
+	return ms
+}
+
+func throttled() error {
+	return step(&csms.APIError{Operation: "ShowSecret", StatusCode: 429, Code: "APIGW.0308", Kind: csms.ErrThrottled}, "reading CSMS secret %q", "db")
+}
+
+func TestComputeStatusConditions(t *testing.T) {
+	withReplicas := func(m *v1alpha1.ManagedSecret) { m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3"}} }
+	type want struct {
+		ready, synced            metav1.ConditionStatus
+		readyReason, syncReason  string
+		stalled, reconciling     string // reason, "" = absent
+		readyMsgHas, readyMsgNot string
+	}
+	ok := want{ready: metav1.ConditionTrue, readyReason: v1alpha1.ReasonAvailable, synced: metav1.ConditionTrue, syncReason: v1alpha1.ReasonReconcileSuccess}
 	tests := []struct {
-		name       string
-		ms         *v1alpha1.ManagedSecret
-		sec        csms.Secret
-		wantStatus metav1.ConditionStatus
-		wantReason string
-		wantInMsg  string
+		name string
+		c    statusCase
+		want want
 	}{
-		{name: "enabled", ms: msWith(nil), sec: csms.Secret{Name: "db", State: "ENABLED"},
-			wantStatus: metav1.ConditionTrue, wantReason: v1alpha1.ReasonAvailable},
-		{name: "pending delete", ms: msWith(nil), sec: csms.Secret{Name: "db", State: "PENDING_DELETE"},
-			wantStatus: metav1.ConditionFalse, wantReason: v1alpha1.ReasonPendingDeletion},
-		{name: "frozen", ms: msWith(nil), sec: csms.Secret{Name: "db", State: "FROZEN"},
-			wantStatus: metav1.ConditionFalse, wantReason: v1alpha1.ReasonReconcileError, wantInMsg: "FROZEN"},
-		{name: "replica not listed yet", ms: msWith(withReplicas), sec: csms.Secret{Name: "db", State: "ENABLED"},
-			wantStatus: metav1.ConditionFalse, wantReason: v1alpha1.ReasonReplicasSyncing},
-		{name: "replica in progress", ms: msWith(withReplicas),
-			sec:        csms.Secret{Name: "db", State: "ENABLED", Replicas: []csms.Replica{{Region: "ap-southeast-3", Status: "IN_PROGRESS"}}},
-			wantStatus: metav1.ConditionFalse, wantReason: v1alpha1.ReasonReplicasSyncing},
-		{name: "replica in sync", ms: msWith(withReplicas),
-			sec:        csms.Secret{Name: "db", State: "ENABLED", Replicas: []csms.Replica{{Region: "ap-southeast-3", Status: "IN_SYNC"}}},
-			wantStatus: metav1.ConditionTrue, wantReason: v1alpha1.ReasonAvailable},
-		{name: "replica failed names the region", ms: msWith(withReplicas),
-			sec: csms.Secret{Name: "db", State: "ENABLED", Replicas: []csms.Replica{
-				{Region: "ap-southeast-3", Status: "FAILED"}, {Region: "cn-east-3", Status: "IN_PROGRESS"}}},
-			wantStatus: metav1.ConditionFalse, wantReason: v1alpha1.ReasonReplicaFailed, wantInMsg: "ap-southeast-3"},
+		{name: "settled", c: ownedPass(nil), want: ok},
+		{name: "transient failure to observe keeps a Ready secret Ready", c: ownedPass(func(c *statusCase) {
+			c.ms = settle(ownedPass(nil))
+			c.obs = &observation{err: throttled()}
+			c.res = actResult{}
+		}), want: want{ready: metav1.ConditionTrue, readyReason: v1alpha1.ReasonAvailable, synced: metav1.ConditionFalse, syncReason: v1alpha1.ReasonThrottled}},
+		{name: "source deleted after the push leaves Ready", c: ownedPass(func(c *statusCase) {
+			c.obs.source.err = step(fmt.Errorf("Secret team/src not found: %w", source.ErrNotFound), "reading the value source")
+		}), want: want{ready: metav1.ConditionTrue, readyReason: v1alpha1.ReasonAvailable, synced: metav1.ConditionFalse, syncReason: v1alpha1.ReasonSourceNotFound}},
+		{name: "version limit is not an invalid spec", c: ownedPass(func(c *statusCase) {
+			c.obs.source.changed, c.obs.source.compared, c.obs.source.differs = true, true, true
+			c.p = plan{changes: []change{{kind: putValue, what: "secretKeyRef:src/password"}}}
+			c.res.err = step(&csms.APIError{Operation: "PutValue", StatusCode: 400, Code: "CSMS.0002", Kind: csms.ErrVersionLimit}, "creating a new version")
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonVersionLimitReached, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonVersionLimitReached, stalled: v1alpha1.ReasonVersionLimitReached, readyMsgNot: "fix the spec"}},
+		{name: "throttled update is in progress", c: ownedPass(func(c *statusCase) {
+			c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description"}}}}
+			c.res.err = throttled()
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonUpdating, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonThrottled, reconciling: v1alpha1.ReasonUpdating, readyMsgHas: "UpdateSecret: description"}},
+		{name: "name taken", c: ownedPass(func(c *statusCase) {
+			c.obs.own = notOwned
+			c.p = plan{refusal: &conditionError{reason: v1alpha1.ReasonAlreadyExists, message: "taken", retryAtResync: true}}
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonAlreadyExists, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonAlreadyExists, stalled: v1alpha1.ReasonAlreadyExists}},
+		{name: "ownership lost", c: ownedPass(func(c *statusCase) {
+			c.obs.own = ownershipLost
+			c.p = plan{refusal: ownershipLostError("db", map[string]string{"csms-operator-owner": "other/db/uid-9"})}
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonOwnershipLost, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonOwnershipLost, stalled: v1alpha1.ReasonOwnershipLost, readyMsgHas: "other/db"}},
+		{name: "create throttled", c: ownedPass(func(c *statusCase) {
+			c.ms = msWith(nil)
+			c.obs = &observation{assumedAbsent: true, source: sourceObservation{set: true, identity: "secretKeyRef:src/password"}}
+			c.p = plan{changes: []change{{kind: markCreatePending}, {kind: createSecret}}}
+			c.res = actResult{done: 1, err: throttled()}
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonCreating, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonThrottled, reconciling: v1alpha1.ReasonCreating}},
+		{name: "new resource without its source", c: ownedPass(func(c *statusCase) {
+			c.ms = msWith(nil)
+			c.obs = &observation{assumedAbsent: true, source: sourceObservation{set: true,
+				err: step(fmt.Errorf("Secret team/src not found: %w", source.ErrNotFound), "reading the value source")}}
+			c.res = actResult{}
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonSourceNotFound, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonSourceNotFound}},
+		{name: "replica syncing", c: ownedPass(func(c *statusCase) { withReplicas(c.ms) }),
+			want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonReplicasSyncing, synced: metav1.ConditionTrue,
+				syncReason: v1alpha1.ReasonReconcileSuccess, reconciling: v1alpha1.ReasonReplicasSyncing}},
+		{name: "replica failed names the region", c: ownedPass(func(c *statusCase) {
+			withReplicas(c.ms)
+			sec := *c.res.secret
+			sec.Replicas = []csms.Replica{{Region: "ap-southeast-3", Status: "FAILED"}}
+			c.res.secret = &sec
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonReplicaFailed, synced: metav1.ConditionTrue,
+			syncReason: v1alpha1.ReasonReconcileSuccess, readyMsgHas: "ap-southeast-3"}},
+		{name: "frozen", c: ownedPass(func(c *statusCase) {
+			sec := *c.res.secret
+			sec.State = "FROZEN"
+			c.res.secret = &sec
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonReconcileError, synced: metav1.ConditionTrue,
+			syncReason: v1alpha1.ReasonReconcileSuccess, readyMsgHas: "FROZEN"}},
+		{name: "observe shows its plan and is Ready", c: ownedPass(func(c *statusCase) {
+			c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+			c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description"}}}}
+		}), want: want{ready: metav1.ConditionTrue, readyReason: v1alpha1.ReasonAvailable, synced: metav1.ConditionTrue,
+			syncReason: v1alpha1.ReasonReconcileSuccess, readyMsgHas: "1 change(s)"}},
+		{name: "observe of a missing secret", c: ownedPass(func(c *statusCase) {
+			c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+			c.obs.secret, c.res.secret = nil, nil
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonSecretNotFound, synced: metav1.ConditionTrue,
+			syncReason: v1alpha1.ReasonReconcileSuccess}},
+		{name: "observe not allowed", c: ownedPass(func(c *statusCase) {
+			c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+			c.obs.own = notOwned
+			c.p = plan{refusal: &conditionError{reason: v1alpha1.ReasonPolicyDenied, message: "denied", retryAtResync: true}}
+		}), want: want{ready: metav1.ConditionFalse, readyReason: v1alpha1.ReasonPolicyDenied, synced: metav1.ConditionFalse,
+			syncReason: v1alpha1.ReasonPolicyDenied, stalled: v1alpha1.ReasonPolicyDenied}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setReadyFromCloud(tt.ms, &tt.sec)
-			c := tt.ms.GetCondition(v1alpha1.ConditionTypeReady)
-			if c == nil || c.Status != tt.wantStatus || c.Reason != tt.wantReason {
-				t.Fatalf("Ready = %+v, want %s/%s", c, tt.wantStatus, tt.wantReason)
+			st := computeStatus(tt.c.ms, tt.c.obs, tt.c.p, tt.c.res)
+			get := func(typ string) *metav1.Condition { return meta.FindStatusCondition(st.Conditions, typ) }
+			r, s := get(v1alpha1.ConditionTypeReady), get(v1alpha1.ConditionTypeSynced)
+			if r == nil || r.Status != tt.want.ready || r.Reason != tt.want.readyReason {
+				t.Errorf("Ready = %+v, want %s/%s", r, tt.want.ready, tt.want.readyReason)
 			}
-			if c.ObservedGeneration != tt.ms.Generation {
-				t.Errorf("observedGeneration = %d, want %d", c.ObservedGeneration, tt.ms.Generation)
+			if s == nil || s.Status != tt.want.synced || s.Reason != tt.want.syncReason {
+				t.Errorf("Synced = %+v, want %s/%s", s, tt.want.synced, tt.want.syncReason)
 			}
-			if !strings.Contains(c.Message, tt.wantInMsg) {
-				t.Errorf("message %q does not mention %q", c.Message, tt.wantInMsg)
+			for typ, reason := range map[string]string{v1alpha1.ConditionTypeStalled: tt.want.stalled, v1alpha1.ConditionTypeReconciling: tt.want.reconciling} {
+				c := get(typ)
+				switch {
+				case reason == "" && c != nil:
+					t.Errorf("%s = %+v, want it absent", typ, c)
+				case reason != "" && (c == nil || c.Status != metav1.ConditionTrue || c.Reason != reason):
+					t.Errorf("%s = %+v, want True/%s", typ, c, reason)
+				}
+			}
+			for _, c := range st.Conditions {
+				if c.ObservedGeneration != tt.c.ms.Generation {
+					t.Errorf("%s observedGeneration %d, want %d", c.Type, c.ObservedGeneration, tt.c.ms.Generation)
+				}
+			}
+			if st.ObservedGeneration != tt.c.ms.Generation {
+				t.Errorf("status.observedGeneration %d, want %d (also after a failed pass)", st.ObservedGeneration, tt.c.ms.Generation)
+			}
+			if r != nil && (!strings.Contains(r.Message, tt.want.readyMsgHas) || tt.want.readyMsgNot != "" && strings.Contains(r.Message, tt.want.readyMsgNot)) {
+				t.Errorf("Ready message %q: want %q in it, %q not", r.Message, tt.want.readyMsgHas, tt.want.readyMsgNot)
 			}
 		})
 	}
 }
 
-func TestSetFailureConditions(t *testing.T) {
-	ready := func(m *v1alpha1.ManagedSecret) {
-		m.SetCondition(metav1.Condition{Type: v1alpha1.ConditionTypeReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAvailable})
+// TestComputeStatusSteadyPassChangesNothing: a pass that finds what the last one left
+// computes an equal status, so it makes no Kubernetes write.
+func TestComputeStatusSteadyPassChangesNothing(t *testing.T) {
+	first := settle(ownedPass(nil))
+	again := ownedPass(nil)
+	again.ms = first
+	if diff := cmp.Diff(first.Status, computeStatus(again.ms, again.obs, again.p, again.res)); diff != "" {
+		t.Errorf("a steady pass changed status (-before +after):\n%s", diff)
 	}
+}
+
+func TestComputeStatusFollowsTheCloud(t *testing.T) {
+	// A version made outside the operator and read from the stage.
+	c := ownedPass(func(c *statusCase) { c.obs.versionID = "v4" })
+	if st := computeStatus(c.ms, c.obs, c.p, c.res); st.CurrentVersionID != "v4" {
+		t.Errorf("currentVersionID = %q, want v4 (read from the stage)", st.CurrentVersionID)
+	}
+	// A push reports the version it made and the source it pushed.
+	c = ownedPass(func(c *statusCase) {
+		c.obs.source.changed, c.obs.source.compared, c.obs.source.differs, c.obs.source.version = true, true, true, "8"
+		c.p = plan{changes: []change{{kind: putValue}}}
+		c.res.done, c.res.versionID = 1, "v2"
+	})
+	if st := computeStatus(c.ms, c.obs, c.p, c.res); st.CurrentVersionID != "v2" || st.ObservedSourceVersion != "8" {
+		t.Errorf("after a push: version %q source %q, want v2 and 8", st.CurrentVersionID, st.ObservedSourceVersion)
+	}
+	// A failed push leaves the source unpushed, so the next pass tries again.
+	c.res.done, c.res.versionID, c.res.err = 0, "", throttled()
+	if st := computeStatus(c.ms, c.obs, c.p, c.res); st.ObservedSourceVersion != "7" {
+		t.Errorf("after a failed push observedSourceVersion = %q, want 7", st.ObservedSourceVersion)
+	}
+	// A secret that is not this resource's leaves no trace of itself in status.
+	c = ownedPass(func(c *statusCase) {
+		c.obs.own = notOwned
+		c.p = plan{refusal: &conditionError{reason: v1alpha1.ReasonAlreadyExists, message: "taken"}}
+	})
+	if st := computeStatus(c.ms, c.obs, c.p, c.res); st.SecretID != "" || st.Name != "" || st.CurrentVersionID != "" {
+		t.Errorf("status shows a secret that is not ours: %+v", st)
+	}
+	// Observe lists the plan; Manage does not.
+	c = ownedPass(func(c *statusCase) {
+		c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+		c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description", "rotation.enabled"}}, {kind: putValue, what: "secretKeyRef:src/password"}}}
+	})
+	want := []string{"UpdateSecret: description, rotation.enabled", "CreateSecretVersion: secretKeyRef:src/password changed"}
+	if diff := cmp.Diff(want, computeStatus(c.ms, c.obs, c.p, c.res).PlannedChanges); diff != "" {
+		t.Errorf("plannedChanges (-want +got):\n%s", diff)
+	}
+	c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
+	if got := computeStatus(c.ms, c.obs, c.p, c.res).PlannedChanges; got != nil {
+		t.Errorf("Manage lists plannedChanges %v", got)
+	}
+}
+
+// TestKstatus computes health with the kstatus library Flux and kpt use: a Ready resource
+// is Current, one being created is InProgress, one that cannot succeed without a change
+// is Failed (not InProgress until a timeout).
+func TestKstatus(t *testing.T) {
 	tests := []struct {
-		name          string
-		ms            *v1alpha1.ManagedSecret
-		transient     bool
-		wantReadyTrue bool
+		name string
+		c    statusCase
+		want kstatus.Status
 	}{
-		{name: "permanent failure of a ready resource", ms: msWith(ready), wantReadyTrue: false},
-		{name: "transient failure keeps Ready", ms: msWith(ready), transient: true, wantReadyTrue: true},
-		{name: "transient failure of a new resource", ms: msWith(nil), transient: true, wantReadyTrue: false},
+		{name: "ready", c: ownedPass(nil), want: kstatus.CurrentStatus},
+		{name: "creating", c: ownedPass(func(c *statusCase) {
+			c.ms = msWith(nil)
+			c.obs = &observation{assumedAbsent: true, source: sourceObservation{set: true}}
+			c.p = plan{changes: []change{{kind: markCreatePending}, {kind: createSecret}}}
+			c.res = actResult{done: 1, err: throttled()}
+		}), want: kstatus.InProgressStatus},
+		{name: "replicas syncing", c: ownedPass(func(c *statusCase) { c.ms.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3"}} }),
+			want: kstatus.InProgressStatus},
+		{name: "name taken", c: ownedPass(func(c *statusCase) {
+			c.obs.own = notOwned
+			c.p = plan{refusal: &conditionError{reason: v1alpha1.ReasonAlreadyExists, message: "taken"}}
+		}), want: kstatus.FailedStatus},
+		{name: "version limit", c: ownedPass(func(c *statusCase) {
+			c.obs.source.changed, c.obs.source.compared, c.obs.source.differs = true, true, true
+			c.p = plan{changes: []change{{kind: putValue}}}
+			c.res.err = &csms.APIError{Operation: "PutValue", Kind: csms.ErrVersionLimit}
+		}), want: kstatus.FailedStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setFailureConditions(tt.ms, v1alpha1.ReasonThrottled, "msg", tt.transient)
-			s := tt.ms.GetCondition(v1alpha1.ConditionTypeSynced)
-			if s == nil || s.Status != metav1.ConditionFalse || s.Reason != v1alpha1.ReasonThrottled || s.Message != "msg" {
-				t.Errorf("Synced = %+v", s)
+			ms := tt.c.ms.DeepCopy()
+			ms.Status = computeStatus(tt.c.ms, tt.c.obs, tt.c.p, tt.c.res)
+			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ms)
+			if err != nil {
+				t.Fatal(err)
 			}
-			r := tt.ms.GetCondition(v1alpha1.ConditionTypeReady)
-			if got := r.Status == metav1.ConditionTrue; got != tt.wantReadyTrue {
-				t.Errorf("Ready = %+v, want true=%v", r, tt.wantReadyTrue)
+			u := &unstructured.Unstructured{Object: obj}
+			u.SetAPIVersion(v1alpha1.GroupVersion.String())
+			u.SetKind("ManagedSecret")
+			res, err := kstatus.Compute(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tt.want {
+				t.Errorf("kstatus = %s (%s), want %s", res.Status, res.Message, tt.want)
+			}
+			// A status about an older generation is InProgress whatever it says.
+			ms.Generation++
+			obj, _ = runtime.DefaultUnstructuredConverter.ToUnstructured(ms)
+			u = &unstructured.Unstructured{Object: obj}
+			if res, _ := kstatus.Compute(u); res.Status != kstatus.InProgressStatus {
+				t.Errorf("kstatus of a newer generation = %s, want InProgress", res.Status)
 			}
 		})
 	}

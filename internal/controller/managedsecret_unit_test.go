@@ -239,7 +239,7 @@ func TestUnitCreate(t *testing.T) {
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionTrue, v1alpha1.ReasonReconcileSuccess)
 	if got.Status.SecretID != "id-1" || got.Status.CurrentVersionID != "v1" || got.Status.ObservedSourceVersion != u.sourceRV(t) ||
-		got.Status.ObservedGeneration != 1 || got.Status.LastSyncTime == nil || got.Status.KMSKeyID != keyA {
+		got.Status.ObservedGeneration != 1 || got.Status.KMSKeyID != keyA {
 		t.Errorf("status = %+v", got.Status)
 	}
 	if u.result.RequeueAfter != 10*time.Minute {
@@ -313,6 +313,7 @@ func TestUnitSourceChangedNewVersion(t *testing.T) {
 		GetSecretFn:       func(string) (*csms.Secret, error) { return cloudSecret(), nil },
 		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue("old"), "v1", nil },
 		PutValueFn:        func(_ string, v csms.Value) (string, error) { pushed = v; return "v2", nil },
+		ListTagsFn:        func(string) (map[string]string, error) { return ourTags(), nil },
 	}
 	u := settled(t, cloud, nil)
 	src := &corev1.Secret{}
@@ -325,7 +326,8 @@ func TestUnitSourceChangedNewVersion(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "GetCurrentValue", "PutValue")
+	// The tags are read right before the write: proof that the secret is still ours.
+	assertCalls(t, cloud, "GetSecret", "GetCurrentValue", "ListTags", "PutValue")
 	if s, _ := pushed.Text(); s != unitCanary+"-2" {
 		t.Errorf("pushed value is not the source's")
 	}
@@ -343,15 +345,17 @@ func TestUnitRotationRefreshesVersionWithoutPush(t *testing.T) {
 	rotatedSecret := cloudSecret()
 	rotatedSecret.RotationTime = time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)
 	cloud := &fakeCSMS{
-		GetSecretFn:       func(string) (*csms.Secret, error) { return rotatedSecret, nil },
-		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue("rotated"), "v5", nil },
+		GetSecretFn:        func(string) (*csms.Secret, error) { return rotatedSecret, nil },
+		CurrentVersionIDFn: func(string) (string, error) { return "v5", nil },
+		ListTagsFn:         func(string) (map[string]string, error) { return ourTags(), nil },
 	}
 	u := settled(t, cloud, nil)
 	got := u.reconcile(t)
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "GetSecret", "GetCurrentValue")
+	// The cloud moved: the stage and the tags are read again, the value is not.
+	assertCalls(t, cloud, "GetSecret", "ListTags", "CurrentVersionID")
 	if got.Status.CurrentVersionID != "v5" {
 		t.Errorf("currentVersionID = %q, want v5", got.Status.CurrentVersionID)
 	}
@@ -402,7 +406,8 @@ func TestUnitAdopt(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	// Adopt observes first: no CreateSecret. The value is compared while observing.
+	assertCalls(t, cloud, "GetSecret", "ListTags", "GetCurrentValue", "UpdateTags")
 	if diff := cmp.Diff(ourTags(), set); diff != "" || len(remove) != 1 {
 		t.Errorf("tags set (-want +got):\n%s remove %v", diff, remove)
 	}
@@ -415,15 +420,15 @@ func TestUnitAdopt(t *testing.T) {
 }
 
 func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
-	pending := cloudSecret()
-	pending.State = csms.StatePendingDelete
+	current := cloudSecret()
+	current.State = csms.StatePendingDelete
 	cloud := &fakeCSMS{
 		CreateSecretFn: func(csms.CreateSecretInput) (*csms.Secret, error) { return nil, csms.ErrAlreadyExists },
-		GetSecretFn:    func(string) (*csms.Secret, error) { return pending, nil },
+		GetSecretFn:    func(string) (*csms.Secret, error) { return current, nil },
 		ListTagsFn: func(string) (map[string]string, error) {
 			return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/db/uid-0"}, nil
 		},
-		RestoreSecretFn:   func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		RestoreSecretFn:   func(string) (*csms.Secret, error) { current = cloudSecret(); return current, nil },
 		UpdateTagsFn:      func(string, map[string]string, []string) error { return nil },
 		GetCurrentValueFn: func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil },
 	}
@@ -433,7 +438,16 @@ func TestUnitRestoresOwnedPendingDelete(t *testing.T) {
 		t.Fatal(u.err)
 	}
 	// The owner tag of the previous incarnation gets the new UID.
-	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "RestoreSecret", "UpdateTags", "GetCurrentValue")
+	// The value is compared in the next pass, which comes at once.
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "RestoreSecret", "UpdateTags")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonUpdating)
+	if u.result.RequeueAfter != time.Second {
+		t.Errorf("RequeueAfter = %v, want a quick second pass", u.result.RequeueAfter)
+	}
+	got = u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 	if ev := u.events(); len(ev) < 1 || !strings.Contains(ev[0], EventRestored) {
 		t.Errorf("events = %v", ev)
@@ -454,7 +468,7 @@ func TestUnitCreateTransientReobservesAndFinishesTagging(t *testing.T) {
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
-	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "GetCurrentValue", "UpdateTags")
 	if hasPendingMark(got) || got.Status.SecretID != "id-1" {
 		t.Errorf("mark %v secretID %q", hasPendingMark(got), got.Status.SecretID)
 	}
@@ -468,6 +482,8 @@ func TestUnitInvalidSpecNoHotLoop(t *testing.T) {
 		},
 	}
 	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "new" })
+	cloud.ListTagsFn = func(string) (map[string]string, error) { return ourTags(), nil }
+	cloud.CurrentVersionIDFn = func(string) (string, error) { return "v1", nil }
 	cloud.GetSecretFn = func(string) (*csms.Secret, error) {
 		s := cloudSecret()
 		s.Description = "changed in the console"
@@ -591,17 +607,27 @@ func TestUnitDelete(t *testing.T) {
 			cloud: &fakeCSMS{}, wantCalls: nil, wantGone: true},
 		{name: "schedule with the window", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(7) },
 			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ListTagsFn: func(string) (map[string]string, error) { return ourTags(), nil },
 				ScheduleDeletionFn: func(_ string, d int32) (*csms.Secret, error) {
 					if d != 7 {
 						return nil, errBoom
 					}
 					return cloudSecret(), nil
 				}},
-			wantCalls: []string{"GetSecret", "ScheduleDeletion"}, wantGone: true},
+			wantCalls: []string{"GetSecret", "ListTags", "ScheduleDeletion"}, wantGone: true},
 		{name: "window 0 deletes at once", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.RecoveryWindowDays = ptrInt32(0) },
 			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ListTagsFn:     func(string) (map[string]string, error) { return ourTags(), nil },
 				DeleteSecretFn: func(string) error { return nil }},
-			wantCalls: []string{"GetSecret", "DeleteSecret"}, wantGone: true},
+			wantCalls: []string{"GetSecret", "ListTags", "DeleteSecret"}, wantGone: true},
+		{name: "retagged as another resource's is never deleted",
+			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ListTagsFn: func(string) (map[string]string, error) {
+					return map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "other/db/uid-9"}, nil
+				}},
+			wantCalls: []string{"GetSecret", "ListTags"}, wantGone: true},
+		{name: "observe never deletes", mut: func(m *v1alpha1.ManagedSecret) { m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve },
+			cloud: &fakeCSMS{}, wantCalls: nil, wantGone: true},
 		{name: "already gone", cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return nil, csms.ErrNotFound }},
 			wantCalls: []string{"GetSecret"}, wantGone: true},
 		{name: "not owned is never deleted", mut: func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "" },
@@ -610,8 +636,9 @@ func TestUnitDelete(t *testing.T) {
 			wantCalls: []string{"GetSecret", "ListTags"}, wantGone: true},
 		{name: "cloud failure keeps the finalizer",
 			cloud: &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+				ListTagsFn:         func(string) (map[string]string, error) { return ourTags(), nil },
 				ScheduleDeletionFn: func(string, int32) (*csms.Secret, error) { return nil, csms.ErrTransient }},
-			wantCalls: []string{"GetSecret", "ScheduleDeletion"}, wantGone: false},
+			wantCalls: []string{"GetSecret", "ListTags", "ScheduleDeletion"}, wantGone: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -683,7 +710,7 @@ func TestUnitStaleCacheDoesNotMakeOwnSecretForeign(t *testing.T) {
 		t.Fatal(stale.err)
 	}
 	// The stale cache shows nothing created, so CreateSecret is tried and refused.
-	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "UpdateTags", "GetCurrentValue")
+	assertCalls(t, cloud, "CreateSecret", "GetSecret", "ListTags", "GetCurrentValue", "UpdateTags")
 	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 
 	// Without the fresh read it would have been refused.

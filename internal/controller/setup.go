@@ -98,6 +98,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Sources:                 &source.Reader{Client: mgr.GetAPIReader(), Metadata: mgr.GetCache()},
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		ReplicaPollInterval:     o.ReplicaPollInterval,
+		SpreadFirstChecks:       true,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ManagedSecret controller: %w", err)
 	}

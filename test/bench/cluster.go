@@ -166,7 +166,7 @@ func createManagedSecrets(ctx context.Context, c client.Client, items []Item, re
 			ObjectMeta: metav1.ObjectMeta{Namespace: it.Namespace, Name: it.Name},
 			Spec: v1alpha1.ManagedSecretSpec{
 				ProviderConfigRef: v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: fmt.Sprintf("bench-%d", it.Shard)},
-				Value:             v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: sourceName(it), Key: sourceKey}},
+				Value:             &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: sourceName(it), Key: sourceKey}},
 				ResyncInterval:    &metav1.Duration{Duration: resync},
 			},
 		})

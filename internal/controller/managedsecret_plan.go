@@ -1,0 +1,249 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/provider"
+)
+
+// changeKind is what one planned change does: one CSMS call or one Kubernetes write.
+type changeKind int
+
+const (
+	// markCreatePending writes the finalizer and the create-pending mark in one patch,
+	// before anything exists in the cloud.
+	markCreatePending changeKind = iota
+	// addFinalizer puts back a finalizer removed by hand from a resource that created
+	// (or adopted) its secret.
+	addFinalizer
+	createSecret
+	restoreSecret
+	updateTags
+	// clearCreatePending removes the mark once the secret is tagged as ours.
+	clearCreatePending
+	updateSecret
+	createReplica
+	putValue
+)
+
+// change is one step of a plan. Its String names the call and the fields it touches,
+// never a value: it is what status.plannedChanges shows.
+type change struct {
+	kind changeKind
+	// fields changed by updateSecret.
+	fields []string
+	update csms.UpdateSecretInput
+	// tags set and removed by updateTags; adopt when they take over a secret.
+	set    map[string]string
+	remove []string
+	adopt  bool
+	// replica created by createReplica.
+	replica v1alpha1.ReplicaSpec
+	// what: the value source, for createSecret and putValue.
+	what string
+}
+
+func (c change) String() string {
+	switch c.kind {
+	case markCreatePending:
+		return "Patch ManagedSecret: metadata.finalizers, the " + v1alpha1.AnnotationCreatePending + " annotation"
+	case addFinalizer:
+		return "Patch ManagedSecret: metadata.finalizers"
+	case clearCreatePending:
+		return "Patch ManagedSecret: remove the " + v1alpha1.AnnotationCreatePending + " annotation"
+	case createSecret:
+		return "CreateSecret: name, secretType, kmsKeyID, description, rotation, eventSubscriptions, enterpriseProjectID, the value of " + c.what
+	case restoreSecret:
+		return "RestoreSecret: cancel the scheduled deletion"
+	case updateTags:
+		s := "UpdateTags: "
+		if c.adopt {
+			s += "take ownership; "
+		}
+		return s + "set " + keyList(slices.Collect(maps.Keys(c.set))) + "; remove " + keyList(c.remove)
+	case updateSecret:
+		return "UpdateSecret: " + strings.Join(c.fields, ", ")
+	case createReplica:
+		return "CreateReplica: region " + c.replica.Region
+	case putValue:
+		return "CreateSecretVersion: " + c.what + " changed"
+	}
+	return fmt.Sprintf("change %d", c.kind)
+}
+
+// writesCloudSecret reports whether the change writes to a secret that exists.
+func (c change) writesCloudSecret() bool {
+	switch c.kind {
+	case markCreatePending, addFinalizer, clearCreatePending, createSecret:
+		return false
+	}
+	return true
+}
+
+// plan is the ordered list of changes one pass makes, or the refusal that stops it.
+type plan struct {
+	changes []change
+	// refusal: the resource may not act on the secret (it is not its own, or a policy
+	// forbids it). With Observe, a refusal of what Manage would do is in manageRefusal.
+	refusal       *conditionError
+	manageRefusal *conditionError
+}
+
+// writesCloudSecret reports whether the plan writes to an existing cloud secret.
+func (p plan) writesCloudSecret() bool {
+	return slices.ContainsFunc(p.changes, change.writesCloudSecret)
+}
+
+// providerPolicy is what a provider config allows the ManagedSecrets that use it.
+type providerPolicy struct {
+	AllowAdoption bool
+	AllowObserve  bool
+}
+
+// policyOf is the policy of the provider config a client came from.
+// TODO(provider policy): read spec.policy from the Target once the provider resolver
+// reports it; until then adoption and Observe behave as before the policy existed.
+func policyOf(t *provider.Target) providerPolicy {
+	_ = t
+	return providerPolicy{AllowAdoption: true, AllowObserve: true}
+}
+
+// planChanges decides, from the spec and what the pass observed only, what Manage does
+// next. It is the same with Observe, which shows it instead of carrying it out.
+func planChanges(ms *v1alpha1.ManagedSecret, obs *observation) plan {
+	if obs.err != nil {
+		return plan{} // the cloud's state is unknown
+	}
+	sec := obs.secret
+	if sec == nil {
+		return planCreate(ms, obs)
+	}
+	name := ms.CSMSName()
+	pol := policyOf(obs.target)
+	adopt := false
+	switch obs.own {
+	case ownedByID, ownedByTags, ownedByPendingMark:
+	case ownershipLost:
+		if ms.Observing() && pol.AllowObserve {
+			return plan{manageRefusal: ownershipLostError(name, obs.tags)}
+		}
+		return plan{refusal: ownershipLostError(name, obs.tags)}
+	default:
+		if ms.Observing() && !pol.AllowObserve {
+			return plan{refusal: &conditionError{reason: v1alpha1.ReasonPolicyDenied, retryAtResync: true, message: fmt.Sprintf(
+				"CSMS secret %q was not created by this resource, and observing it needs spec.policy.allowObserve: true on provider config %s, which it does not set; ask its owner to allow it, or reference another provider config",
+				name, obs.target)}}
+		}
+		if refusal := adoptionRefusal(ms, obs, name, pol); refusal != nil {
+			if ms.Observing() {
+				return plan{manageRefusal: refusal}
+			}
+			return plan{refusal: refusal}
+		}
+		adopt = true
+	}
+
+	var p plan
+	if !ms.Observing() && !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		p.changes = append(p.changes, change{kind: addFinalizer})
+	}
+	pendingDelete := sec.State == csms.StatePendingDelete
+	if pendingDelete {
+		p.changes = append(p.changes, change{kind: restoreSecret})
+	}
+	if obs.tags != nil {
+		if set, remove, changed := diffTags(desiredTags(ms), obs.tags); changed {
+			p.changes = append(p.changes, change{kind: updateTags, set: set, remove: remove, adopt: adopt})
+		}
+	}
+	if hasPendingMark(ms) {
+		p.changes = append(p.changes, change{kind: clearCreatePending})
+	}
+	if in, fields, changed := diffSecret(ms, sec); changed {
+		p.changes = append(p.changes, change{kind: updateSecret, update: in, fields: fields})
+	}
+	for _, rep := range missingReplicas(ms, sec) {
+		p.changes = append(p.changes, change{kind: createReplica, replica: rep})
+	}
+	if src := obs.source; !pendingDelete && src.err == nil && src.compared && src.differs {
+		p.changes = append(p.changes, change{kind: putValue, what: src.identity})
+	}
+	return p
+}
+
+// planCreate is the plan for a secret that does not exist: record the intent, create,
+// tag as ours, clear the mark, add the replicas.
+func planCreate(ms *v1alpha1.ManagedSecret, obs *observation) plan {
+	what := "spec.value.generate"
+	switch {
+	case obs.source.set && obs.source.err != nil:
+		return plan{} // no value to create it with; status reports why
+	case obs.source.set:
+		what = obs.source.identity
+	case ms.Spec.Value == nil || ms.Spec.Value.Generate == nil:
+		return plan{} // only Observe may leave spec.value out
+	}
+	var p plan
+	if !hasPendingMark(ms) || !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		p.changes = append(p.changes, change{kind: markCreatePending})
+	}
+	p.changes = append(p.changes,
+		change{kind: createSecret, what: what},
+		change{kind: updateTags, set: desiredTags(ms)},
+		change{kind: clearCreatePending})
+	for _, rep := range ms.Spec.Replicas {
+		p.changes = append(p.changes, change{kind: createReplica, replica: rep})
+	}
+	return p
+}
+
+// adoptionRefusal says why a secret this resource did not create may not be taken over,
+// or nil when it may.
+func adoptionRefusal(ms *v1alpha1.ManagedSecret, obs *observation, name string, pol providerPolicy) *conditionError {
+	switch {
+	case ms.Spec.AdoptionPolicy != v1alpha1.AdoptionPolicyAdopt:
+		return &conditionError{reason: v1alpha1.ReasonAlreadyExists, retryAtResync: true, message: fmt.Sprintf(
+			"a CSMS secret named %q already exists and was not created by this resource; it is left untouched: set spec.adoptionPolicy: Adopt to take it over (the provider config must allow adoption), or set spec.name to another name",
+			name)}
+	case !pol.AllowAdoption:
+		return &conditionError{reason: v1alpha1.ReasonPolicyDenied, retryAtResync: true, message: fmt.Sprintf(
+			"CSMS secret %q exists and adoptionPolicy is Adopt, but provider config %s does not allow adoption (spec.policy.allowAdoption); ask its owner to allow it, or set spec.name to another name",
+			name, obs.target)}
+	case obs.own == ownedByOther && obs.otherOwnerLive:
+		return &conditionError{reason: v1alpha1.ReasonOwnedByAnotherResource, retryAtResync: true, message: fmt.Sprintf(
+			"CSMS secret %q belongs to ManagedSecret %s, which still exists; it is never adopted while its owner exists: set spec.name to another name",
+			name, ownerName(obs.tags))}
+	}
+	return nil
+}
+
+func ownershipLostError(name string, tags map[string]string) *conditionError {
+	return &conditionError{reason: v1alpha1.ReasonOwnershipLost, retryAtResync: true, message: fmt.Sprintf(
+		"CSMS secret %q, created or adopted by this resource, is now tagged as owned by %s; nothing is written to it and it is not retagged: find out who changed its %s tag, and restore the tag or delete this resource",
+		name, ownerName(tags), v1alpha1.TagKeyOwner)}
+}
+
+// ownerName is the namespace/name an owner tag names, for messages.
+func ownerName(tags map[string]string) string {
+	if key, ok := ownerKeyFromTag(tags[v1alpha1.TagKeyOwner]); ok {
+		return key.String()
+	}
+	return fmt.Sprintf("another resource (tag %s)", v1alpha1.TagKeyOwner)
+}
+
+// keyList renders tag keys (never values) for an event or a plan.
+func keyList(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
