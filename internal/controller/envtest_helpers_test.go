@@ -277,11 +277,15 @@ func updateMS(t *testing.T, key client.ObjectKey, mut func(*v1alpha1.ManagedSecr
 // forceResync annotates the resource with a merge patch of metadata only, as
 // `kubectl annotate` does. (An Update from a Go client would also rewrite the defaulted
 // spec.resyncInterval "10m" as "10m0s" and so bump the generation.)
-func forceResync(t *testing.T, key client.ObjectKey, i int) {
+//
+// It returns the resourceVersion the annotation left, so a test can tell whether the
+// pass it triggers wrote anything.
+func forceResync(t *testing.T, key client.ObjectKey, i int) string {
 	t.Helper()
 	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{"test/resync":"%d"}}}`, i))
 	ms := &v1alpha1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	if err := k8sClient.Patch(context.Background(), ms, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatalf("annotating %s: %v", key, err)
 	}
+	return ms.ResourceVersion
 }

@@ -526,7 +526,7 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 }
 
 // TestSettledSecretResyncsMakeNoWrites forces N resyncs of a settled secret: each costs
-// exactly one cloud read (ShowSecret) and no write.
+// exactly one cloud read (ShowSecret), no cloud write and no Kubernetes write.
 func TestSettledSecretResyncsMakeNoWrites(t *testing.T) {
 	ns := newNamespace(t, nil)
 	newSource(t, ns, "src", map[string]string{"password": "v"})
@@ -547,13 +547,18 @@ func TestSettledSecretResyncsMakeNoWrites(t *testing.T) {
 	}
 	const n = 10
 	writes, shows, all, statsBefore := writeCount(), opCount("ShowSecret"), total(), emu.Stats()
+	var rv string
 	for i := range n {
-		forceResync(t, key, i)
+		rv = forceResync(t, key, i)
 		eventually(t, fmt.Sprintf("resync %d", i), func() (bool, string) {
 			return opCount("ShowSecret") >= shows+i+1, ""
 		})
 	}
 	time.Sleep(time.Second)
+	// The last annotation is the last write: the passes wrote no status.
+	if got := getMS(t, key); got.ResourceVersion != rv {
+		t.Errorf("resourceVersion moved from %s to %s after a steady resync: the pass wrote to the ManagedSecret", rv, got.ResourceVersion)
+	}
 	if d := writeCount() - writes; d != 0 {
 		t.Errorf("%d cloud writes during %d resyncs of a settled secret, want 0", d, n)
 	}

@@ -151,7 +151,7 @@ func planChanges(ms *v1alpha1.ManagedSecret, obs *observation) plan {
 	}
 
 	var p plan
-	if !ms.Observing() && !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
 		p.changes = append(p.changes, change{kind: addFinalizer})
 	}
 	pendingDelete := sec.State == csms.StatePendingDelete

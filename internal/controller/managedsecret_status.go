@@ -143,6 +143,11 @@ func computeStatus(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res act
 		// Nothing is known about the cloud in this pass: keep what status last knew.
 	case visible:
 		setCloudStatus(&st, sec)
+		if ours := obs.own.owned() || res.created || applied(p, res, updateTags); !ours {
+			// An observed secret that is not this resource's: its ID in status would later
+			// pass for proof of ownership (switching to Manage must adopt it, not assume it).
+			st.SecretID = ""
+		}
 		switch {
 		case res.versionID != "":
 			st.CurrentVersionID = res.versionID

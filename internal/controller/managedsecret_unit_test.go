@@ -850,3 +850,54 @@ func TestUnitSpecEditDoesNotPushOverRotation(t *testing.T) {
 		t.Errorf("status observedSource %q currentVersionID %q", got.Status.ObservedSource, got.Status.CurrentVersionID)
 	}
 }
+
+// TestUnitRestartSpreadsFirstChecks: after a (re)start, a resource whose status shows it
+// in sync makes no cloud call in its first pass: its drift check comes within one resync
+// interval. A resource whose source changed while the manager was down is pushed at once.
+func TestUnitRestartSpreadsFirstChecks(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil }}
+	u := settled(t, cloud, nil)
+	u.reconcile(t) // the last pass before the restart: Ready and Synced for this generation
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	restarted := func() {
+		r := u.r
+		u.r = &ManagedSecretReconciler{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder, Providers: r.Providers,
+			Sources: r.Sources, Jitter: r.Jitter, SpreadFirstChecks: true}
+	}
+	restarted()
+	before := len(cloud.Calls())
+	got := u.reconcile(t)
+	if n := len(cloud.Calls()) - before; n != 0 || u.err != nil {
+		t.Fatalf("first pass after a restart made %d cloud calls (err %v), want 0", n, u.err)
+	}
+	if d := u.result.RequeueAfter; d < 0 || d >= 10*time.Minute {
+		t.Errorf("first check in %v, want within the resync interval", d)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	// Its next pass is the drift check.
+	u.reconcile(t)
+	if n := len(cloud.Calls()) - before; n != 1 {
+		t.Errorf("the spread check made %d calls, want the one ShowSecret", n)
+	}
+
+	// The source changed while the manager was down: no waiting.
+	src := &corev1.Secret{}
+	_ = u.kube.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "src"}, src)
+	src.Data["password"] = []byte("changed-while-down")
+	if err := u.kube.Update(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	cloud.GetCurrentValueFn = func(string) (csms.Value, string, error) { return csms.StringValue(unitCanary), "v1", nil }
+	cloud.ListTagsFn = func(string) (map[string]string, error) { return ourTags(), nil }
+	cloud.PutValueFn = func(string, csms.Value) (string, error) { return "v2", nil }
+	restarted()
+	got = u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	if got.Status.CurrentVersionID != "v2" {
+		t.Errorf("a source changed during the restart was not pushed at once (version %q)", got.Status.CurrentVersionID)
+	}
+}
