@@ -97,7 +97,7 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = emu.Close() }()
 	emuURL = "http://" + emu.Addr()
 	cloud, err = csms.New(csms.Config{Region: emuRegion, ProjectID: emuProjectID, Endpoint: emuURL,
-		AccessKey: emuAK, SecretKey: emuSK, QPS: 1000, Burst: 1000})
+		Credentials: csms.StaticCredentials{AccessKey: emuAK, SecretKey: emuSK}, QPS: 1000, Burst: 1000})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "csms client: %v\n", err)
 		return 1

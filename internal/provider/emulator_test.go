@@ -81,8 +81,8 @@ func TestEnvironmentSourceUsesTheSDKChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !target.UseEnvironment {
-		t.Error("target.UseEnvironment = false")
+	if target.Source != v1alpha1.CredentialsSourceEnvironment {
+		t.Errorf("target.Source = %q, want Environment", target.Source)
 	}
 	if _, err := cl.GetSecret(ctx, "absent"); !errors.Is(err, csms.ErrNotFound) {
 		t.Fatalf("GetSecret: err = %v, want ErrNotFound (signed with the environment's keys)", err)

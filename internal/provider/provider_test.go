@@ -51,6 +51,7 @@ func TestProviderConfigReadyWithCompleteSecret(t *testing.T) {
 		Kind: v1alpha1.ProviderConfigKindNamespaced, Namespace: ns, Name: "csms",
 		Key:    "ProviderConfig/" + ns + "/csms",
 		Region: "cn-north-4", ProjectID: projectID, Endpoint: "http://pc-ready.test:8787",
+		Source:            v1alpha1.CredentialsSourceSecret,
 		CredentialsSecret: types.NamespacedName{Namespace: ns, Name: "creds"},
 	}
 	if *target != want {
@@ -61,11 +62,11 @@ func TestProviderConfigReadyWithCompleteSecret(t *testing.T) {
 		t.Fatal("no client was built")
 	}
 	// Compare without printing credentials.
-	if cfg.AccessKey != "AK-READY" || cfg.SecretKey != "SK-READY" || cfg.SecurityToken != "TOKEN-READY" {
-		t.Error("client was not built from the Secret's accessKeyID/secretAccessKey/securityToken")
+	if cfg.Credentials != (csms.StaticCredentials{AccessKey: "AK-READY", SecretKey: "SK-READY", SecurityToken: "TOKEN-READY"}) {
+		t.Errorf("client was built from %v, not from the Secret's accessKeyID/secretAccessKey/securityToken", cfg.Credentials)
 	}
-	if cfg.UseEnvironment || cfg.Region != "cn-north-4" || cfg.ProjectID != projectID || cfg.QPS != 7 || cfg.Burst != 9 {
-		t.Errorf("config: region=%q project=%q env=%v qps=%v burst=%d", cfg.Region, cfg.ProjectID, cfg.UseEnvironment, cfg.QPS, cfg.Burst)
+	if cfg.Region != "cn-north-4" || cfg.ProjectID != projectID || cfg.QPS != 7 || cfg.Burst != 9 {
+		t.Errorf("config: region=%q project=%q qps=%v burst=%d", cfg.Region, cfg.ProjectID, cfg.QPS, cfg.Burst)
 	}
 }
 
@@ -344,7 +345,7 @@ func TestClientCacheReuseAndRebuild(t *testing.T) {
 		second = c
 		return nil
 	})
-	if cfg, _ := builds.lastConfig(endpoint); cfg.SecretKey != "SK-2" {
+	if cfg, _ := builds.lastConfig(endpoint); cfg.Credentials != (csms.StaticCredentials{AccessKey: "AK-1", SecretKey: "SK-2"}) {
 		t.Error("the rebuilt client does not use the new secretAccessKey")
 	}
 	if builds.count(endpoint) <= buildsBefore {
@@ -404,15 +405,15 @@ func TestEnvironmentSource(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ClientFor: %v", err)
 	}
-	if cl == nil || !target.UseEnvironment || target.CredentialsSecret != (types.NamespacedName{}) {
+	if cl == nil || target.Source != v1alpha1.CredentialsSourceEnvironment || target.CredentialsSecret != (types.NamespacedName{}) {
 		t.Errorf("target = %+v", *target)
 	}
 	cfg, ok := builds.lastConfig(endpoint)
 	if !ok {
 		t.Fatal("no client built")
 	}
-	if !cfg.UseEnvironment || cfg.AccessKey != "" || cfg.SecretKey != "" {
-		t.Errorf("config: useEnvironment=%v, keys set=%v", cfg.UseEnvironment, cfg.AccessKey != "" || cfg.SecretKey != "")
+	if _, ok := cfg.Credentials.(csms.EnvironmentCredentials); !ok {
+		t.Errorf("config credentials = %v, want environment credentials", cfg.Credentials)
 	}
 }
 

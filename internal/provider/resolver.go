@@ -10,7 +10,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +45,10 @@ type Target struct {
 	ProjectID string
 	// Endpoint is the endpoint override, empty for the region's public endpoint.
 	Endpoint string
-	// UseEnvironment is true when credentials come from the SDK credential chain.
-	UseEnvironment bool
-	// CredentialsSecret is the credentials Secret; zero when UseEnvironment.
+	// Source is where the credentials come from: Secret, or Environment (the manager's
+	// SDK credential chain).
+	Source v1alpha1.CredentialsSource
+	// CredentialsSecret is the credentials Secret; zero with the Environment source.
 	CredentialsSecret types.NamespacedName
 }
 
@@ -311,9 +311,9 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 	if source == "" {
 		source = v1alpha1.CredentialsSourceSecret // the API's default
 	}
+	rc.target.Source = source
 	switch source {
 	case v1alpha1.CredentialsSourceEnvironment:
-		rc.target.UseEnvironment = true
 		rc.target.CredentialsSecret = types.NamespacedName{}
 	case v1alpha1.CredentialsSourceSecret:
 		if !rc.secretRefSet {
@@ -328,7 +328,7 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 
 	// The current resourceVersion of the Secret, from the metadata cache.
 	var secretRV string
-	if !rc.target.UseEnvironment {
+	if source == v1alpha1.CredentialsSourceSecret {
 		rv, found, err := r.cachedSecretRV(ctx, rc.target.CredentialsSecret)
 		if err != nil {
 			return nil, nil, err
@@ -355,8 +355,8 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 		cfg.QPS = float64(rl.QPS)
 		cfg.Burst = int(rl.BurstOrQPS())
 	}
-	if rc.target.UseEnvironment {
-		cfg.UseEnvironment = true
+	if source == v1alpha1.CredentialsSourceEnvironment {
+		cfg.Credentials = csms.EnvironmentCredentials{}
 	} else {
 		rv, err := r.readCredentials(ctx, rc, &cfg)
 		if err != nil {
@@ -389,14 +389,8 @@ const maxCauseLen = 300
 // user which variable or setting is missing) but scrubbed of any credential we know of
 // and cut short, as a defence in depth: csms.New and the SDK do not put values in errors.
 func buildError(rc *resolvedConfig, cfg csms.Config, err error) error {
-	known := []string{cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken}
-	if cfg.UseEnvironment {
-		for _, v := range []string{"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN"} {
-			known = append(known, os.Getenv(v))
-		}
-	}
-	cause := safeCause(err, known...)
-	if cfg.UseEnvironment {
+	cause := safeCause(err, cfg.Credentials)
+	if rc.target.Source == v1alpha1.CredentialsSourceEnvironment {
 		return &resolveError{kind: ErrCredentialsNotFound, cause: err, msg: fmt.Sprintf(
 			"%s takes credentials from the environment, but the SDK credential chain (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, profile, ECS agency, CCE pod identity) of the manager found none (%s); provide one to the manager or use credentials.source Secret",
 			rc.describe(), cause)}
@@ -405,14 +399,12 @@ func buildError(rc *resolvedConfig, cfg csms.Config, err error) error {
 		"%s cannot be used to build a CSMS client (%s); fix its spec", rc.describe(), cause)}
 }
 
-// safeCause renders err on one line, without any of the given values, at most
-// maxCauseLen bytes long.
-func safeCause(err error, values ...string) string {
+// safeCause renders err on one line, without any value creds knows of (nil: none), at
+// most maxCauseLen bytes long.
+func safeCause(err error, creds csms.Credentials) string {
 	s := strings.Join(strings.Fields(err.Error()), " ")
-	for _, v := range values {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
+	if creds != nil {
+		s = creds.Redact(s)
 	}
 	if len(s) > maxCauseLen {
 		cut := maxCauseLen
@@ -478,7 +470,7 @@ func (e *cacheEntry) current(rc *resolvedConfig, secretRV string, now time.Time)
 		e.uid == rc.obj.GetUID() &&
 		e.generation == rc.obj.GetGeneration() &&
 		e.target.CredentialsSecret == rc.target.CredentialsSecret &&
-		e.target.UseEnvironment == rc.target.UseEnvironment &&
+		e.target.Source == rc.target.Source &&
 		e.secretRV == secretRV
 }
 
@@ -527,8 +519,10 @@ func (r *Resolver) readCredentials(ctx context.Context, rc *resolvedConfig, cfg 
 			"credentials Secret %q in namespace %q of %s is missing %s (or it is empty); add it to the Secret",
 			key.Name, key.Namespace, rc.describe(), what))
 	}
-	cfg.AccessKey = string(s.Data[v1alpha1.CredentialsKeyAccessKeyID])
-	cfg.SecretKey = string(s.Data[v1alpha1.CredentialsKeySecretAccessKey])
-	cfg.SecurityToken = string(s.Data[v1alpha1.CredentialsKeySecurityToken])
+	cfg.Credentials = csms.StaticCredentials{
+		AccessKey:     string(s.Data[v1alpha1.CredentialsKeyAccessKeyID]),
+		SecretKey:     string(s.Data[v1alpha1.CredentialsKeySecretAccessKey]),
+		SecurityToken: string(s.Data[v1alpha1.CredentialsKeySecurityToken]),
+	}
 	return s.ResourceVersion, nil
 }

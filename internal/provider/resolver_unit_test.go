@@ -36,8 +36,8 @@ func TestFailedBuildIsRememberedThenRetried(t *testing.T) {
 	failing := true
 	factory := func(cfg csms.Config) (csms.Client, error) {
 		calls++
-		if !cfg.UseEnvironment {
-			t.Error("factory called without UseEnvironment")
+		if _, ok := cfg.Credentials.(csms.EnvironmentCredentials); !ok {
+			t.Errorf("factory called with %v, want environment credentials", cfg.Credentials)
 		}
 		if failing {
 			return nil, errors.New("unable to get credential in providers")
@@ -66,7 +66,7 @@ func TestFailedBuildIsRememberedThenRetried(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
-	if calls != 2 || !target.UseEnvironment {
+	if calls != 2 || target.Source != v1alpha1.CredentialsSourceEnvironment {
 		t.Fatalf("calls = %d, target = %+v", calls, *target)
 	}
 

@@ -17,7 +17,7 @@ import (
 func readyCondition(target *Target, err error) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionTypeReady}
 	switch {
-	case err == nil && target != nil && target.UseEnvironment:
+	case err == nil && target != nil && target.Source == v1alpha1.CredentialsSourceEnvironment:
 		c.Status = metav1.ConditionTrue
 		c.Reason = v1alpha1.ReasonAvailable
 		c.Message = "The SDK credential chain of the manager (environment variables, profile, ECS agency, CCE pod identity) provides credentials; CSMS checks them on the first call"

@@ -16,7 +16,7 @@ import (
 
 func TestReadyCondition(t *testing.T) {
 	secretTarget := &Target{CredentialsSecret: types.NamespacedName{Namespace: "ns", Name: "creds"}}
-	envTarget := &Target{UseEnvironment: true}
+	envTarget := &Target{Source: v1alpha1.CredentialsSourceEnvironment}
 	credsErr := newError(ErrCredentialsNotFound, `credentials Secret "creds" in namespace "ns" of ProviderConfig "p" not found; create it`)
 	invalidErr := &resolveError{kind: ErrConfigInvalid, msg: "bad selector", cause: errors.New("boom")}
 
@@ -100,7 +100,7 @@ func TestBuildErrorIsSafeAndClassified(t *testing.T) {
 	rc := &resolvedConfig{target: Target{Kind: v1alpha1.ProviderConfigKindNamespaced, Namespace: "ns", Name: "p"}}
 
 	// A factory error that (hypothetically) echoes the keys: they are scrubbed.
-	secretCfg := csms.Config{AccessKey: canaryAK, SecretKey: canarySK, SecurityToken: canaryToken}
+	secretCfg := csms.Config{Credentials: csms.StaticCredentials{AccessKey: canaryAK, SecretKey: canarySK, SecurityToken: canaryToken}}
 	err := buildError(rc, secretCfg, fmt.Errorf("bad\n  input %s/%s/%s", canaryAK, canarySK, canaryToken))
 	if !errors.Is(err, ErrConfigInvalid) {
 		t.Errorf("Secret source: err = %v, want ErrConfigInvalid", err)
@@ -115,7 +115,9 @@ func TestBuildErrorIsSafeAndClassified(t *testing.T) {
 	// With the Environment source a failing chain means missing credentials; values
 	// from the SDK's environment variables are scrubbed too.
 	t.Setenv("HUAWEICLOUD_SDK_SK", canarySK)
-	err = buildError(rc, csms.Config{UseEnvironment: true}, fmt.Errorf("unable to get credential in providers:\n%s", canarySK))
+	envRC := &resolvedConfig{target: rc.target}
+	envRC.target.Source = v1alpha1.CredentialsSourceEnvironment
+	err = buildError(envRC, csms.Config{Credentials: csms.EnvironmentCredentials{}}, fmt.Errorf("unable to get credential in providers:\n%s", canarySK))
 	if !errors.Is(err, ErrCredentialsNotFound) || containsCanary(err.Error()) {
 		t.Errorf("Environment source: err = %v", errors.Is(err, ErrCredentialsNotFound))
 	}
