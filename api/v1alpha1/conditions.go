@@ -56,8 +56,20 @@ const (
 	ReasonProviderConfigNotReady = "ProviderConfigNotReady"
 	// ReasonCredentialsNotFound: the credentials Secret or one of its keys is missing.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
-	// ReasonUnauthorized: CSMS refused the credentials (401/403).
+	// ReasonUnauthorized: CSMS refused the credentials (401/403). On a provider
+	// configuration: its one signed check call was refused.
 	ReasonUnauthorized = "Unauthorized"
+	// ReasonEndpointUnreachable: the provider configuration's CSMS endpoint could not be
+	// reached (connection refused, DNS, timeout, 5xx after retries); it is retried.
+	ReasonEndpointUnreachable = "EndpointUnreachable"
+	// ReasonEnvironmentNotAllowed: a namespaced ProviderConfig asks for credentials.source
+	// Environment, which would lend the manager's own cloud identity to its namespace; the
+	// manager refuses it unless started with --allow-namespaced-environment-credentials.
+	ReasonEnvironmentNotAllowed = "EnvironmentNotAllowed"
+	// ReasonPolicyDenied: the provider configuration's spec.policy does not allow what the
+	// resource asks for (adoptionPolicy Adopt, managementPolicy Observe of a secret it does
+	// not own).
+	ReasonPolicyDenied = "PolicyDenied"
 	// ReasonAlreadyExists: a secret of that name exists and is not owned by this resource.
 	ReasonAlreadyExists = "AlreadyExists"
 	// ReasonAdopted: an existing secret was taken over (adoptionPolicy Adopt).

@@ -170,6 +170,9 @@ var wantForReason = map[string]string{
 	"ProviderConfigNotReady": "Degraded",
 	"CredentialsNotFound":    "Degraded",
 	"Unauthorized":           "Degraded",
+	"EndpointUnreachable":    "Degraded", // a provider-config reason; a person checks the endpoint
+	"EnvironmentNotAllowed":  "Degraded",
+	"PolicyDenied":           "Degraded",
 	"AlreadyExists":          "Degraded",
 	"Adopted":                "Progressing",
 	"Restored":               "Progressing",
