@@ -60,8 +60,20 @@ const (
 	ReasonProviderConfigNotReady = "ProviderConfigNotReady"
 	// ReasonCredentialsNotFound: the credentials Secret or one of its keys is missing.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
-	// ReasonUnauthorized: CSMS refused the credentials (401/403).
+	// ReasonUnauthorized: CSMS refused the credentials (401/403). On a provider
+	// configuration: its one signed check call was refused.
 	ReasonUnauthorized = "Unauthorized"
+	// ReasonEndpointUnreachable: the provider configuration's CSMS endpoint could not be
+	// reached (connection refused, DNS, timeout, 5xx after retries); it is retried.
+	ReasonEndpointUnreachable = "EndpointUnreachable"
+	// ReasonEnvironmentNotAllowed: a namespaced ProviderConfig asks for credentials.source
+	// Environment, which would lend the manager's own cloud identity to its namespace; the
+	// manager refuses it unless started with --allow-namespaced-environment-credentials.
+	ReasonEnvironmentNotAllowed = "EnvironmentNotAllowed"
+	// ReasonPolicyDenied: the provider configuration's spec.policy does not allow what the
+	// resource asks for (adoptionPolicy Adopt, managementPolicy Observe of a secret it does
+	// not own).
+	ReasonPolicyDenied = "PolicyDenied"
 	// ReasonAlreadyExists: a secret of that name exists and is not owned by this resource.
 	ReasonAlreadyExists = "AlreadyExists"
 	// ReasonOwnedByAnotherResource: adoptionPolicy Adopt was refused because the secret's
@@ -70,9 +82,6 @@ const (
 	// ReasonOwnershipLost: the secret this resource created (or adopted) is now tagged as
 	// another resource's; the operator writes nothing to it and never retags it.
 	ReasonOwnershipLost = "OwnershipLost"
-	// ReasonPolicyDenied: the provider config's spec.policy does not allow what the resource
-	// asks for (adoptionPolicy Adopt, or managementPolicy Observe of a secret it does not own).
-	ReasonPolicyDenied = "PolicyDenied"
 	// ReasonVersionLimitReached: CSMS refused a new version because the secret holds the
 	// most versions it allows and none can be removed automatically.
 	ReasonVersionLimitReached = "VersionLimitReached"

@@ -76,6 +76,43 @@ type ProviderSettings struct {
 	// rateLimit of CSMS API calls made with these credentials.
 	// +optional
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// policy says what ManagedSecrets using this configuration may do beyond managing
+	// the secrets they create. Every permission defaults to false, the safe choice.
+	// +kubebuilder:default={}
+	// +optional
+	Policy *ProviderPolicy `json:"policy,omitempty"`
+}
+
+// ProviderPolicy is decided by the owner of a provider configuration (the platform team
+// for a ClusterProviderConfig): every namespace that may use the configuration gets these
+// permissions on the CSMS secrets its credentials reach.
+type ProviderPolicy struct {
+	// allowAdoption lets a ManagedSecret set adoptionPolicy: Adopt and take over an
+	// existing CSMS secret of its name: it retags it as its own, writes its value as a
+	// new version and, with deletionPolicy Delete, deletes it with the resource. Even
+	// then a secret whose owner tag names another ManagedSecret that still exists is
+	// never adopted (reason OwnedByAnotherResource). When false, adoptionPolicy: Adopt is
+	// refused with reason PolicyDenied.
+	// +kubebuilder:default=false
+	// +optional
+	AllowAdoption bool `json:"allowAdoption,omitempty"`
+
+	// allowObserve lets a ManagedSecret set managementPolicy: Observe on a CSMS secret it
+	// does not own: its status then shows that secret's metadata and, with spec.target,
+	// the target Secret receives its value. When false, observing a secret the resource
+	// does not own is refused with reason PolicyDenied.
+	// +kubebuilder:default=false
+	// +optional
+	AllowObserve bool `json:"allowObserve,omitempty"`
+}
+
+// PolicyOrDefault returns spec.policy, or the defaults (everything false) when unset.
+func (s *ProviderSettings) PolicyOrDefault() ProviderPolicy {
+	if s.Policy == nil {
+		return ProviderPolicy{}
+	}
+	return *s.Policy
 }
 
 // ProviderCredentials of a namespaced ProviderConfig: the Secret lives in the same namespace.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/csms-operator/csms-operator/api/v1alpha1"
@@ -194,10 +195,11 @@ func TestProviderConfigsAccepted(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 	})
-	t.Run("cluster, namespaceSelector and rate limit", func(t *testing.T) {
+	t.Run("cluster, namespaceSelector, rate limit and policy", func(t *testing.T) {
 		t.Parallel()
 		cpc := newClusterProviderConfig()
 		cpc.Spec.RateLimit = &v1alpha1.RateLimit{QPS: 50, Burst: 100}
+		cpc.Spec.Policy = &v1alpha1.ProviderPolicy{AllowAdoption: true, AllowObserve: true}
 		cpc.Spec.NamespaceSelector = &metav1.LabelSelector{
 			MatchLabels:      map[string]string{"csms": "allowed"},
 			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: metav1.LabelSelectorOpIn, Values: []string{"a", "b"}}},
@@ -233,5 +235,40 @@ func TestProviderConfigDefaults(t *testing.T) {
 	}
 	if cpc.Spec.Credentials.Source != v1alpha1.CredentialsSourceSecret {
 		t.Errorf("cluster credentials.source = %q, want Secret", cpc.Spec.Credentials.Source)
+	}
+
+	// spec.policy is written out with every permission false, so that
+	// `kubectl get -o yaml` shows the safe defaults instead of hiding them.
+	for _, obj := range []client.Object{pc, cpc} {
+		u := toUnstructured(t, obj)
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
+			t.Fatalf("get: %v", err)
+		}
+		policy, found, err := unstructured.NestedMap(u.Object, "spec", "policy")
+		if err != nil || !found {
+			t.Fatalf("%s: spec.policy not defaulted (found=%v, err=%v)", u.GetKind(), found, err)
+		}
+		if diff := cmp.Diff(map[string]any{"allowAdoption": false, "allowObserve": false}, policy); diff != "" {
+			t.Errorf("%s: spec.policy (-want +got):\n%s", u.GetKind(), diff)
+		}
+	}
+	if got := pc.Spec.PolicyOrDefault(); got != (v1alpha1.ProviderPolicy{}) {
+		t.Errorf("namespaced PolicyOrDefault = %+v, want everything false", got)
+	}
+	if got := (&v1alpha1.ProviderSettings{}).PolicyOrDefault(); got != (v1alpha1.ProviderPolicy{}) {
+		t.Errorf("PolicyOrDefault of an unset policy = %+v", got)
+	}
+}
+
+// A misspelt permission is refused rather than silently ignored (it would leave the
+// permission off while its author believes it on).
+func TestProviderPolicyUnknownField(t *testing.T) {
+	t.Parallel()
+	for _, obj := range []client.Object{newProviderConfig(), newClusterProviderConfig()} {
+		u := toUnstructured(t, obj)
+		if err := unstructuredSetNested(u.Object, true, "spec", "policy", "allowAdopt"); err != nil {
+			t.Fatal(err)
+		}
+		expectInvalid(t, k8sClient.Create(ctx, u), `unknown field "spec.policy.allowAdopt"`)
 	}
 }

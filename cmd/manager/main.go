@@ -62,6 +62,7 @@ func main() {
 		maxConcurrent        int
 		csmsTimeout          time.Duration
 		replicaPollInterval  time.Duration
+		allowNamespacedEnv   bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
@@ -85,6 +86,9 @@ func main() {
 		"Timeout of each CSMS HTTP attempt (0 = the client default).")
 	flag.DurationVar(&replicaPollInterval, "replica-poll-interval", controller.DefaultReplicaPollInterval,
 		"How often a ManagedSecret is re-read while one of its replicas is syncing.")
+	flag.BoolVar(&allowNamespacedEnv, "allow-namespaced-environment-credentials", false,
+		"Let namespaced ProviderConfigs use credentials.source Environment, i.e. the manager's own cloud identity. "+
+			"Off by default: anyone allowed to create a ProviderConfig in a namespace could otherwise act in the cloud as the manager.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -134,9 +138,10 @@ func main() {
 
 	ctx := ctrl.SetupSignalHandler()
 	if err := controller.SetupAll(ctx, mgr, controller.Options{
-		MaxConcurrentReconciles: maxConcurrent,
-		ReplicaPollInterval:     replicaPollInterval,
-		CSMSTimeout:             csmsTimeout,
+		MaxConcurrentReconciles:               maxConcurrent,
+		ReplicaPollInterval:                   replicaPollInterval,
+		CSMSTimeout:                           csmsTimeout,
+		AllowNamespacedEnvironmentCredentials: allowNamespacedEnv,
 	}); err != nil {
 		setupLog.Error(err, "Unable to set up controllers")
 		os.Exit(1)

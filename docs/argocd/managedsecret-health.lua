@@ -3,10 +3,10 @@
 -- It reads the conditions as kstatus (Flux, kpt) does:
 -- Degraded     Stalled=True (no retry can succeed without someone's change: AlreadyExists,
 --              OwnedByAnotherResource, OwnershipLost, PolicyDenied, InvalidSpec,
---              VersionLimitReached), or Ready=False for another reason that needs a
---              person: SourceNotFound, ProviderConfigNotReady, CredentialsNotFound,
---              Unauthorized, ReplicaFailed, PendingDeletion, ReconcileError, or a reason
---              this script does not know.
+--              VersionLimitReached, EnvironmentNotAllowed), or Ready=False for another
+--              reason that needs a person: SourceNotFound, ProviderConfigNotReady,
+--              CredentialsNotFound, Unauthorized, ReplicaFailed, PendingDeletion,
+--              ReconcileError, or a reason this script does not know.
 -- Healthy      Ready=True and the Ready condition describes the current generation.
 -- Progressing  no status yet, a condition about an older generation, Reconciling=True,
 --              or a Ready reason the operator (or CSMS, or another tool creating an

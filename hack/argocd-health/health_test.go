@@ -185,10 +185,12 @@ var wantForReason = map[string]string{
 	"ProviderConfigNotReady": "Degraded",
 	"CredentialsNotFound":    "Degraded",
 	"Unauthorized":           "Degraded",
+	"EndpointUnreachable":    "Degraded", // a provider-config reason; a person checks the endpoint
+	"EnvironmentNotAllowed":  "Degraded",
+	"PolicyDenied":           "Degraded",
 	"AlreadyExists":          "Degraded",
 	"OwnedByAnotherResource": "Degraded",
 	"OwnershipLost":          "Degraded",
-	"PolicyDenied":           "Degraded",
 	"VersionLimitReached":    "Degraded",
 	"SecretNotFound":         "Progressing",
 	"InvalidSpec":            "Degraded",

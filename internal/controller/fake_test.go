@@ -148,15 +148,19 @@ func (f *fakeCSMS) CreateReplica(_ context.Context, name string, r csms.ReplicaI
 	return f.CreateReplicaFn(name, r)
 }
 
-// fakeResolver returns a fixed client or error.
+// fakeResolver returns a fixed client or error, and a config with the given policy.
 type fakeResolver struct {
 	client csms.Client
 	err    error
+	policy v1alpha1.ProviderPolicy
 }
 
 func (f *fakeResolver) ClientFor(context.Context, string, v1alpha1.ProviderConfigReference) (csms.Client, *provider.Target, error) {
 	if f.err != nil {
 		return nil, nil, f.err
 	}
-	return f.client, &provider.Target{Key: "ClusterProviderConfig/default"}, nil
+	return f.client, &provider.Target{Key: "ClusterProviderConfig/default", Policy: f.policy}, nil
 }
+
+// allowAll is a provider policy that allows adoption and observing.
+var allowAll = v1alpha1.ProviderPolicy{AllowAdoption: true, AllowObserve: true}

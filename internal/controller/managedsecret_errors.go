@@ -73,6 +73,7 @@ var stalledReasons = map[string]bool{
 	v1alpha1.ReasonPolicyDenied:           true,
 	v1alpha1.ReasonInvalidSpec:            true,
 	v1alpha1.ReasonVersionLimitReached:    true,
+	v1alpha1.ReasonEnvironmentNotAllowed:  true,
 }
 
 // classifyOrNil is classify for a failure that may be nil.
@@ -103,6 +104,9 @@ func classifyReason(err error) outcome {
 	}
 	msg := message(err)
 	switch {
+	case errors.Is(err, provider.ErrEnvironmentNotAllowed):
+		// A refusal that no retry changes: the config, or the manager's flag, must change.
+		return outcome{reason: v1alpha1.ReasonEnvironmentNotAllowed, message: msg, retry: retryResync}
 	case provider.IsConfigError(err):
 		// The provider watches requeue the resource when the config or its Secret changes.
 		return outcome{reason: v1alpha1.ReasonProviderConfigNotReady, message: msg, retry: retryResync}

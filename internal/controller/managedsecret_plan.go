@@ -101,18 +101,13 @@ func (p plan) writesCloudSecret() bool {
 	return slices.ContainsFunc(p.changes, change.writesCloudSecret)
 }
 
-// providerPolicy is what a provider config allows the ManagedSecrets that use it.
-type providerPolicy struct {
-	AllowAdoption bool
-	AllowObserve  bool
-}
-
-// policyOf is the policy of the provider config a client came from.
-// TODO(provider policy): read spec.policy from the Target once the provider resolver
-// reports it; until then adoption and Observe behave as before the policy existed.
-func policyOf(t *provider.Target) providerPolicy {
-	_ = t
-	return providerPolicy{AllowAdoption: true, AllowObserve: true}
+// policyOf is what the provider config a client came from allows its ManagedSecrets; an
+// unknown config allows nothing.
+func policyOf(t *provider.Target) v1alpha1.ProviderPolicy {
+	if t == nil {
+		return v1alpha1.ProviderPolicy{}
+	}
+	return t.Policy
 }
 
 // planChanges decides, from the spec and what the pass observed only, what Manage does
@@ -206,7 +201,7 @@ func planCreate(ms *v1alpha1.ManagedSecret, obs *observation) plan {
 
 // adoptionRefusal says why a secret this resource did not create may not be taken over,
 // or nil when it may.
-func adoptionRefusal(ms *v1alpha1.ManagedSecret, obs *observation, name string, pol providerPolicy) *conditionError {
+func adoptionRefusal(ms *v1alpha1.ManagedSecret, obs *observation, name string, pol v1alpha1.ProviderPolicy) *conditionError {
 	switch {
 	case ms.Spec.AdoptionPolicy != v1alpha1.AdoptionPolicyAdopt:
 		return &conditionError{reason: v1alpha1.ReasonAlreadyExists, retryAtResync: true, message: fmt.Sprintf(

@@ -13,7 +13,7 @@ import (
 
 // planCase is a spec and an observation; the planner is pure, so no cluster is needed.
 func planObs(mut func(*observation)) *observation {
-	obs := &observation{secret: cloudSecret(), own: ownedByID, target: &provider.Target{Key: "ClusterProviderConfig/default"},
+	obs := &observation{secret: cloudSecret(), own: ownedByID, target: &provider.Target{Key: "ClusterProviderConfig/default", Policy: allowAll},
 		source: sourceObservation{set: true, identity: "secretKeyRef:src/password", version: "7"}}
 	if mut != nil {
 		mut(obs)
@@ -43,7 +43,7 @@ func TestPlanChanges(t *testing.T) {
 	withMark := func(m *v1alpha1.ManagedSecret) {
 		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
 	}
-	allowAll := &provider.Target{Key: "ClusterProviderConfig/default"}
+	allowNothing := &provider.Target{Key: "ClusterProviderConfig/default"}
 	foreignLive := func(o *observation) {
 		o.own, o.otherOwnerLive = ownedByOther, true
 		o.tags = map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "other/db/uid-9"}
@@ -101,8 +101,18 @@ func TestPlanChanges(t *testing.T) {
 		{name: "not ours", ms: msWith(nil), obs: planObs(func(o *observation) { o.own = notOwned; o.tags = map[string]string{} }),
 			wantRefusal: v1alpha1.ReasonAlreadyExists},
 		{name: "adopt an untagged secret", ms: msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt }),
-			obs:  planObs(func(o *observation) { o.own, o.tags, o.target = notOwned, map[string]string{"x": "y"}, allowAll }),
+			obs:  planObs(func(o *observation) { o.own, o.tags = notOwned, map[string]string{"x": "y"} }),
 			want: []changeKind{addFinalizer, updateTags}},
+		{name: "adopt without the provider's permission", ms: msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt }),
+			obs:         planObs(func(o *observation) { o.own, o.tags, o.target = notOwned, map[string]string{}, allowNothing }),
+			wantRefusal: v1alpha1.ReasonPolicyDenied},
+		{name: "observe a foreign secret without the provider's permission", ms: msWith(func(m *v1alpha1.ManagedSecret) {
+			m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+		}), obs: planObs(func(o *observation) { o.own, o.tags, o.target = notOwned, map[string]string{}, allowNothing }),
+			wantRefusal: v1alpha1.ReasonPolicyDenied},
+		{name: "observe one's own secret needs no permission", ms: settledSpec(func(m *v1alpha1.ManagedSecret) {
+			m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
+		}), obs: planObs(func(o *observation) { o.target = allowNothing })},
 		{name: "adopt the secret of a resource that is gone", ms: msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt }),
 			obs: planObs(func(o *observation) {
 				foreignLive(o)

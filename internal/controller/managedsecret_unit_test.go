@@ -67,7 +67,7 @@ func newUnit(t *testing.T, ms *v1alpha1.ManagedSecret, cloud *fakeCSMS) *unitEnv
 	rec := events.NewFakeRecorder(50)
 	return &unitEnv{
 		r: &ManagedSecretReconciler{Client: kube, APIReader: kube, Recorder: rec,
-			Providers: &fakeResolver{client: cloud}, Sources: &source.Reader{Client: kube},
+			Providers: &fakeResolver{client: cloud, policy: allowAll}, Sources: &source.Reader{Client: kube},
 			Jitter: func(d time.Duration) time.Duration { return d }},
 		kube: kube, rec: rec, cloud: cloud, key: client.ObjectKeyFromObject(ms),
 	}
@@ -416,6 +416,50 @@ func TestUnitAdopt(t *testing.T) {
 	}
 	if ev := u.events(); len(ev) != 1 || !strings.Contains(ev[0], EventAdopted) {
 		t.Errorf("events = %v", ev)
+	}
+}
+
+// TestUnitAdoptNeedsThePolicy: without spec.policy.allowAdoption on the provider config,
+// adoptionPolicy Adopt is refused (PolicyDenied) and nothing is written.
+func TestUnitAdoptNeedsThePolicy(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:  func(string) (map[string]string, error) { return map[string]string{"old": "x"}, nil },
+	}
+	ms := msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt })
+	ms.Finalizers = []string{}
+	u := newUnit(t, ms, cloud)
+	u.r.Providers = &fakeResolver{client: cloud, policy: v1alpha1.ProviderPolicy{AllowObserve: true}}
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyDenied)
+	assertCondition(t, got, v1alpha1.ConditionTypeStalled, metav1.ConditionTrue, v1alpha1.ReasonPolicyDenied)
+	if got.Status.SecretID != "" || len(got.Finalizers) != 0 {
+		t.Errorf("a refused adoption left secretID %q finalizers %v", got.Status.SecretID, got.Finalizers)
+	}
+}
+
+// TestUnitObserveOfAForeignSecretNeedsThePolicy: observing a secret the resource does not
+// own exposes its metadata (and, with a target, its value): refused without
+// spec.policy.allowObserve, and nothing beyond the metadata and tags is read.
+func TestUnitObserveOfAForeignSecretNeedsThePolicy(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		ListTagsFn:  func(string) (map[string]string, error) { return map[string]string{}, nil },
+	}
+	u := newUnit(t, msWith(func(m *v1alpha1.ManagedSecret) { m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve }), cloud)
+	u.r.Providers = &fakeResolver{client: cloud, policy: v1alpha1.ProviderPolicy{AllowAdoption: true}}
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCalls(t, cloud, "GetSecret", "ListTags")
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyDenied)
+	if got.Status.Name != "" || got.Status.State != "" {
+		t.Errorf("a refused observation shows the secret: %+v", got.Status)
 	}
 }
 

@@ -24,6 +24,9 @@ type Options struct {
 	ReplicaPollInterval time.Duration
 	// CSMSTimeout bounds each CSMS HTTP attempt (0 = the client default).
 	CSMSTimeout time.Duration
+	// AllowNamespacedEnvironmentCredentials lets namespaced ProviderConfigs use
+	// credentials.source Environment, the manager's own cloud identity (refused by default).
+	AllowNamespacedEnvironmentCredentials bool
 	// ProviderOptions are extra resolver options (tests use them to count client builds).
 	ProviderOptions []provider.Option
 }
@@ -75,6 +78,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	popts := append([]provider.Option{
 		provider.WithTimeout(o.CSMSTimeout),
 		provider.WithSecretMetadataReader(mgr.GetCache()),
+		provider.WithNamespacedEnvironmentCredentials(o.AllowNamespacedEnvironmentCredentials),
 	}, o.ProviderOptions...)
 	resolver := provider.NewResolver(mgr.GetClient(), mgr.GetAPIReader(), popts...)
 	// Events are written by our own sink rather than client-go's broadcaster, which keeps

@@ -97,7 +97,7 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = emu.Close() }()
 	emuURL = "http://" + emu.Addr()
 	cloud, err = csms.New(csms.Config{Region: emuRegion, ProjectID: emuProjectID, Endpoint: emuURL,
-		AccessKey: emuAK, SecretKey: emuSK, QPS: 1000, Burst: 1000})
+		Credentials: csms.StaticCredentials{AccessKey: emuAK, SecretKey: emuSK}, QPS: 1000, Burst: 1000})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "csms client: %v\n", err)
 		return 1
@@ -176,8 +176,19 @@ func createDefaultProvider() error {
 		Data: map[string][]byte{v1alpha1.CredentialsKeyAccessKeyID: []byte(emuAK), v1alpha1.CredentialsKeySecretAccessKey: []byte(emuSK)}}); err != nil {
 		return err
 	}
-	return k8sClient.Create(ctx, clusterProviderConfig("default", emuURL, nil, nil))
+	// The suite's default config lets its resources adopt and observe, so the tests of
+	// those features need no config of their own; strictProvider keeps the API's safe
+	// defaults (both off) for the tests of the policy itself.
+	def := clusterProviderConfig("default", emuURL, nil, nil)
+	def.Spec.Policy = &v1alpha1.ProviderPolicy{AllowAdoption: true, AllowObserve: true}
+	if err := k8sClient.Create(ctx, def); err != nil {
+		return err
+	}
+	return k8sClient.Create(ctx, clusterProviderConfig(strictProvider, emuURL, nil, nil))
 }
+
+// strictProvider is a ClusterProviderConfig with the default (empty) policy.
+const strictProvider = "strict"
 
 func clusterProviderConfig(name, endpoint string, sel *metav1.LabelSelector, rl *v1alpha1.RateLimit) *v1alpha1.ClusterProviderConfig {
 	return &v1alpha1.ClusterProviderConfig{

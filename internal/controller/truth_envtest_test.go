@@ -240,3 +240,46 @@ func TestSourceDeletedAfterPushKeepsReady(t *testing.T) {
 		t.Errorf("Stalled = %+v", c)
 	}
 }
+
+// TestProviderPolicyIsRequiredToAdoptOrObserve: with a provider config that keeps the
+// default policy, Adopt and Observe of a secret the resource does not own are refused
+// (PolicyDenied, Stalled) and nothing in the cloud is written or read beyond metadata.
+func TestProviderPolicyIsRequiredToAdoptOrObserve(t *testing.T) {
+	ns := newNamespace(t, nil)
+	newSource(t, ns, "src", map[string]string{"password": "mine"})
+	name := "guarded-" + randSuffix()
+	pre := preCreate(t, name, "theirs", map[string]string{"legacy": "x"})
+	writes, values := appliedWriteCount(), opCount("ShowSecretVersion")
+	strict := v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: strictProvider}
+
+	adopt := newManagedSecret(t, ns, "adopt", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Name, m.Spec.ProviderConfigRef, m.Spec.AdoptionPolicy = name, strict, v1alpha1.AdoptionPolicyAdopt
+	})
+	got := waitCondition(t, client.ObjectKeyFromObject(adopt), v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyDenied)
+	waitCondition(t, client.ObjectKeyFromObject(adopt), v1alpha1.ConditionTypeStalled, metav1.ConditionTrue, v1alpha1.ReasonPolicyDenied)
+	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "allowAdoption") {
+		t.Errorf("message %q does not name the policy", c.Message)
+	}
+	waitEvent(t, got, v1alpha1.ReasonPolicyDenied)
+
+	observe := newManagedSecret(t, ns, "observe", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Name, m.Spec.ProviderConfigRef, m.Spec.ManagementPolicy = name, strict, v1alpha1.ManagementPolicyObserve
+	})
+	got = waitCondition(t, client.ObjectKeyFromObject(observe), v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyDenied)
+	if c := got.GetCondition(v1alpha1.ConditionTypeReady); !strings.Contains(c.Message, "allowObserve") {
+		t.Errorf("message %q does not name the policy", c.Message)
+	}
+	if got.Status.State != "" || got.Status.Name != "" {
+		t.Errorf("a refused observation shows the secret's metadata: %+v", got.Status)
+	}
+	time.Sleep(time.Second)
+	if d := appliedWriteCount() - writes; d != 0 {
+		t.Errorf("%d cloud writes", d)
+	}
+	if d := opCount("ShowSecretVersion") - values; d != 0 {
+		t.Errorf("the secret's value was read %d times by refused resources", d)
+	}
+	if tags := cloudTags(t, pre.ID); tags["legacy"] != "x" || tags["managed-by"] != "" {
+		t.Errorf("tags changed: %v", tags)
+	}
+}

@@ -219,12 +219,9 @@ type Config struct {
 	// Endpoint overrides the region table (e.g. the emulator's "http://127.0.0.1:port").
 	Endpoint string
 
-	AccessKey     string
-	SecretKey     string
-	SecurityToken string
-	// UseEnvironment takes credentials from the SDK's provider chain (environment,
-	// profile file, ECS agency metadata, CCE pod identity) instead of the keys above.
-	UseEnvironment bool
+	// Credentials sign the requests: StaticCredentials (keys from a Secret) or
+	// EnvironmentCredentials (the SDK's provider chain of this process). Required.
+	Credentials Credentials
 
 	// QPS and Burst bound the calls per credential (0 → DefaultQPS / DefaultBurst).
 	QPS   float64

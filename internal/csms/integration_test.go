@@ -25,7 +25,7 @@ const replicaProject = "fedcba9876543210fedcba9876543210"
 func emuClient(t *testing.T, env *emulatortest.Env, region string, mutate func(*Config)) Client {
 	t.Helper()
 	cfg := Config{Region: region, ProjectID: env.Projects[region], Endpoint: env.RegionURL[region],
-		AccessKey: env.AK, SecretKey: env.SK, QPS: 1000, Burst: 1000, Timeout: 10 * time.Second}
+		Credentials: StaticCredentials{AccessKey: env.AK, SecretKey: env.SK}, QPS: 1000, Burst: 1000, Timeout: 10 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -424,7 +424,7 @@ func TestIntegrationFaults(t *testing.T) {
 func TestIntegrationUnauthorized(t *testing.T) {
 	env := emulatortest.Start(t, emulatortest.Options{})
 	ctx := context.Background()
-	bad := emuClient(t, env, env.Region, func(c *Config) { c.SecretKey = "wrong-sk" })
+	bad := emuClient(t, env, env.Region, func(c *Config) { c.Credentials = StaticCredentials{AccessKey: env.AK, SecretKey: "wrong-sk"} })
 	if _, err := bad.GetSecret(ctx, "x"); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("wrong SK = %v, want ErrUnauthorized", err)
 	}

@@ -10,9 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/provider"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	csmsv1 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1"
 	csmsregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/region"
@@ -71,7 +68,10 @@ func New(cfg Config) (Client, error) {
 		cfg.Burst = DefaultBurst
 	}
 
-	cred, ak, err := buildCredential(cfg)
+	if cfg.Credentials == nil {
+		return nil, errors.New("csms: credentials are required")
+	}
+	cred, ak, err := cfg.Credentials.sdkCredential(cfg.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -122,42 +122,6 @@ func safeBuild[T any](f func() (T, error)) (out T, err error) {
 		}
 	}()
 	return f()
-}
-
-// buildCredential returns the SDK credential and the access key used to key the rate
-// limiter.
-func buildCredential(cfg Config) (auth.ICredential, string, error) {
-	if cfg.UseEnvironment {
-		cred, err := safeBuild(provider.BasicCredentialProviderChain().GetCredentials)
-		if err != nil {
-			return nil, "", fmt.Errorf("csms: no credentials from the environment chain: %w", err)
-		}
-		ak := "environment"
-		if bc, ok := cred.(*auth.BasicCredentials); ok {
-			if cfg.ProjectID != "" {
-				bc.ProjectId = cfg.ProjectID
-			}
-			if bc.AK != "" {
-				ak = bc.AK
-			}
-		}
-		return cred, ak, nil
-	}
-	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, "", errors.New("csms: access key and secret key are required")
-	}
-	b := basic.NewCredentialsBuilder().WithAk(cfg.AccessKey).WithSk(cfg.SecretKey)
-	if cfg.ProjectID != "" {
-		b = b.WithProjectId(cfg.ProjectID)
-	}
-	if cfg.SecurityToken != "" {
-		b = b.WithSecurityToken(cfg.SecurityToken)
-	}
-	cred, err := b.SafeBuild()
-	if err != nil {
-		return nil, "", fmt.Errorf("csms: building credentials: %w", err)
-	}
-	return cred, cfg.AccessKey, nil
 }
 
 // callOpts says how a call may be retried.

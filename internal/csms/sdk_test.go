@@ -104,7 +104,7 @@ const secretJSON = `{"secret":{"id":"bb6a3d22-dc93-47ac-b5bd-88df7ad35f1e","name
 func newTestClient(t *testing.T, url string, mutate func(*Config)) *sdkClient {
 	t.Helper()
 	cfg := Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: url,
-		AccessKey: "ak-" + t.Name(), SecretKey: "sk", QPS: 1000, Burst: 1000, MaxRetries: 3, Timeout: 5 * time.Second}
+		Credentials: StaticCredentials{AccessKey: "ak-" + t.Name(), SecretKey: "sk"}, QPS: 1000, Burst: 1000, MaxRetries: 3, Timeout: 5 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -465,7 +465,7 @@ func TestRateLimiterSpacesCalls(t *testing.T) {
 
 func TestLimiterIsSharedPerCredential(t *testing.T) {
 	mk := func(ak, endpoint string) *sdkClient {
-		c, err := New(Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: endpoint, AccessKey: ak, SecretKey: "sk", QPS: 3, Burst: 4})
+		c, err := New(Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: endpoint, Credentials: StaticCredentials{AccessKey: ak, SecretKey: "sk"}, QPS: 3, Burst: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -644,10 +644,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"no region", Config{AccessKey: "a", SecretKey: "s"}},
-		{"unknown region without endpoint", Config{Region: "xx-nowhere-1", ProjectID: testProject, AccessKey: "a", SecretKey: "s"}},
-		{"endpoint without project", Config{Region: "cn-north-4", Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "s"}},
-		{"no keys", Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: "http://127.0.0.1:1"}},
+		{"no region", Config{Credentials: StaticCredentials{AccessKey: "a", SecretKey: "s"}}},
+		{"unknown region without endpoint", Config{Region: "xx-nowhere-1", ProjectID: testProject, Credentials: StaticCredentials{AccessKey: "a", SecretKey: "s"}}},
+		{"endpoint without project", Config{Region: "cn-north-4", Endpoint: "http://127.0.0.1:1", Credentials: StaticCredentials{AccessKey: "a", SecretKey: "s"}}},
+		{"no credentials", Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: "http://127.0.0.1:1"}},
+		{"empty keys", Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: "http://127.0.0.1:1", Credentials: StaticCredentials{}}},
+		{"no secret key", Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: "http://127.0.0.1:1", Credentials: StaticCredentials{AccessKey: "a"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -658,7 +660,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	// A region in the SDK's static table resolves without any network call when the
 	// project is given.
-	if _, err := New(Config{Region: "ap-southeast-3", ProjectID: testProject, AccessKey: "a", SecretKey: "s"}); err != nil {
+	if _, err := New(Config{Region: "ap-southeast-3", ProjectID: testProject, Credentials: StaticCredentials{AccessKey: "a", SecretKey: "s"}}); err != nil {
 		t.Errorf("static region: %v", err)
 	}
 }
@@ -670,7 +672,7 @@ func TestRegionFromEnvironment(t *testing.T) {
 	// The SDK caches env regions for the life of the process: use a fresh region id per run.
 	n := time.Now().UnixNano()
 	t.Setenv(fmt.Sprintf("HUAWEICLOUD_SDK_REGION_CSMS_XX_TEST_%d", n), f.URL)
-	c, err := New(Config{Region: fmt.Sprintf("xx-test-%d", n), ProjectID: testProject, AccessKey: "ak-env-region", SecretKey: "s"})
+	c, err := New(Config{Region: fmt.Sprintf("xx-test-%d", n), ProjectID: testProject, Credentials: StaticCredentials{AccessKey: "ak-env-region", SecretKey: "s"}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -682,7 +684,7 @@ func TestRegionFromEnvironment(t *testing.T) {
 	}
 }
 
-func TestUseEnvironmentCredentials(t *testing.T) {
+func TestEnvironmentCredentials(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, key string, n int) {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "SDK-HMAC-SHA256 Access=env-ak,") {
 			replyErr(w, 401, "APIGW.0301", "wrong ak")
@@ -692,7 +694,7 @@ func TestUseEnvironmentCredentials(t *testing.T) {
 	})
 	t.Setenv("HUAWEICLOUD_SDK_AK", "env-ak")
 	t.Setenv("HUAWEICLOUD_SDK_SK", "env-sk")
-	c, err := New(Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: f.URL, UseEnvironment: true})
+	c, err := New(Config{Region: "cn-north-4", ProjectID: testProject, Endpoint: f.URL, Credentials: EnvironmentCredentials{}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -840,5 +842,27 @@ func TestCurrentVersionIDReadsTheStageOnly(t *testing.T) {
 	got := testutil.ToFloat64(apiRequests.WithLabelValues("ShowSecretStage", "200"))
 	if got < 1 {
 		t.Errorf("ShowSecretStage metric = %v", got)
+	}
+}
+
+// A Config printed by accident (%v, %+v, %#v) shows no credential, and Redact scrubs
+// every value a source knows of.
+func TestCredentialsNeverPrintValues(t *testing.T) {
+	const ak, sk, token = "CANARY-AK-0d1e", "CANARY-SK-9b2c", "CANARY-TOKEN-77aa"
+	cfg := Config{Region: "cn-north-4", Credentials: StaticCredentials{AccessKey: ak, SecretKey: sk, SecurityToken: token}}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(format, cfg)
+		if strings.Contains(out, ak) || strings.Contains(out, sk) || strings.Contains(out, token) {
+			t.Errorf("%s of a Config prints a credential", format)
+		}
+	}
+	if got := cfg.Credentials.Redact("a " + ak + " b " + sk + " c " + token); got != "a [redacted] b [redacted] c [redacted]" {
+		t.Errorf("StaticCredentials.Redact = %q", got)
+	}
+
+	t.Setenv("HUAWEICLOUD_SDK_AK", ak)
+	t.Setenv("HUAWEICLOUD_SDK_SK", sk)
+	if got := (EnvironmentCredentials{}).Redact("x" + sk + "y" + ak); got != "x[redacted]y[redacted]" {
+		t.Errorf("EnvironmentCredentials.Redact = %q", got)
 	}
 }

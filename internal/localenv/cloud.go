@@ -45,7 +45,7 @@ func CloudView(ctx context.Context, a CloudAccount) ([]CloudSecret, error) {
 		return nil, fmt.Errorf("building SDK client: %w", err)
 	}
 	api := csmsv1.NewCsmsClient(hc)
-	seam, err := csms.New(csms.Config{Region: a.Region, Endpoint: a.Endpoint, ProjectID: a.ProjectID, AccessKey: a.AccessKey, SecretKey: a.SecretKey})
+	seam, err := csms.New(csms.Config{Region: a.Region, Endpoint: a.Endpoint, ProjectID: a.ProjectID, Credentials: csms.StaticCredentials{AccessKey: a.AccessKey, SecretKey: a.SecretKey}})
 	if err != nil {
 		return nil, fmt.Errorf("building csms client: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/emulator"
+	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
 )
 
 // Credential values that must never show up anywhere a user or operator can read.
@@ -25,11 +27,15 @@ func containsCanary(s string) bool {
 	return strings.Contains(s, canaryAK) || strings.Contains(s, canarySK) || strings.Contains(s, canaryToken)
 }
 
-// TestCanaryCredentialsNeverLeak drives configs through ready, missing-key and deleted
-// states with canary credentials and checks conditions, Events, ClientFor errors and
-// targets, and the manager's log.
+// TestCanaryCredentialsNeverLeak drives configs through ready, refused, missing-key and
+// deleted states with canary credentials and checks conditions, Events, ClientFor errors
+// and targets, and the manager's log. The emulator knows the canary key pair, so the
+// configs are checked with CSMS for real; a refused key that contains the canary makes
+// the emulator quote it in its error message, which must not get any further.
 func TestCanaryCredentialsNeverLeak(t *testing.T) {
 	ctx := context.Background()
+	emu := startEmulator(t, emulator.Credential{AK: canaryAK, SK: canarySK, SecurityToken: canaryToken,
+		Projects: map[string]string{emulatortest.Region: emulatortest.ProjectID}})
 	ns := newNamespace(t, "canary", nil)
 
 	full := credentialsSecret(ns, "full", map[string]string{
@@ -42,15 +48,17 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 		v1alpha1.CredentialsKeySecurityToken: canaryToken,
 	})
 	skOnly := credentialsSecret(ns, "sk-only", map[string]string{v1alpha1.CredentialsKeySecretAccessKey: canarySK})
-	for _, s := range []client.Object{full, akOnly, skOnly} {
+	unknown := credentialsSecret(ns, "unknown", completeCreds(canaryAK+"X", canarySK))
+	for _, s := range []client.Object{full, akOnly, skOnly, unknown} {
 		mustCreate(t, s)
 	}
-	pcFull := providerConfig(ns, "full", "http://canary-1.test:8787", "full")
-	pcAK := providerConfig(ns, "ak-only", "http://canary-2.test:8787", "ak-only")
-	pcSK := providerConfig(ns, "sk-only", "http://canary-3.test:8787", "sk-only")
-	cpc := clusterProviderConfig("canary-"+ns, "http://canary-4.test:8787", ns, "full",
+	pcFull := emuProviderConfig(ns, "full", emu, "full")
+	pcAK := emuProviderConfig(ns, "ak-only", emu, "ak-only")
+	pcSK := emuProviderConfig(ns, "sk-only", emu, "sk-only")
+	pcUnknown := emuProviderConfig(ns, "unknown", emu, "unknown")
+	cpc := emuClusterProviderConfig("canary-"+ns, emu, ns, "full",
 		&metav1.LabelSelector{MatchLabels: map[string]string{"never": "matches"}})
-	for _, o := range []client.Object{pcFull, pcAK, pcSK, cpc} {
+	for _, o := range []client.Object{pcFull, pcAK, pcSK, pcUnknown, cpc} {
 		mustCreate(t, o)
 	}
 	t.Cleanup(func() { _ = k8sClient.Delete(ctx, cpc) })
@@ -59,6 +67,10 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 	waitReady(t, cpc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 	waitReady(t, pcAK, metav1.ConditionFalse, v1alpha1.ReasonCredentialsNotFound)
 	waitReady(t, pcSK, metav1.ConditionFalse, v1alpha1.ReasonCredentialsNotFound)
+	waitReady(t, pcUnknown, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized)
+	if n := checks(emu)["401"]; n != 1 {
+		t.Errorf("refused checks = %d, want 1 (the unknown key)", n)
+	}
 
 	var texts []string
 	ref := func(name string) v1alpha1.ProviderConfigReference {
@@ -93,7 +105,7 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 	waitReady(t, pcFull, metav1.ConditionFalse, v1alpha1.ReasonCredentialsNotFound)
 	waitReady(t, cpc, metav1.ConditionFalse, v1alpha1.ReasonCredentialsNotFound)
 
-	for _, o := range []client.Object{pcFull, pcAK, pcSK, cpc} {
+	for _, o := range []client.Object{pcFull, pcAK, pcSK, pcUnknown, cpc} {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +131,7 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 			}
 			seen[key][e.Type] = true
 		}
-		for _, want := range []string{"ProviderConfig/full", "ProviderConfig/ak-only", "ProviderConfig/sk-only", "ClusterProviderConfig/" + cpc.Name} {
+		for _, want := range []string{"ProviderConfig/full", "ProviderConfig/ak-only", "ProviderConfig/sk-only", "ProviderConfig/unknown", "ClusterProviderConfig/" + cpc.Name} {
 			if len(seen[want]) == 0 {
 				return fmt.Errorf("no event for %s yet", want)
 			}

@@ -20,6 +20,21 @@ var (
 	// ErrConfigInvalid: the config cannot be used as written (e.g. an unknown reference
 	// kind, a Secret source without a secretRef, an invalid namespaceSelector).
 	ErrConfigInvalid = errors.New("provider config invalid")
+	// ErrEnvironmentNotAllowed: a namespaced ProviderConfig asks for credentials.source
+	// Environment, which would lend the manager's own cloud identity to its namespace,
+	// and the manager was not started with --allow-namespaced-environment-credentials.
+	// No client is built for such a config.
+	ErrEnvironmentNotAllowed = errors.New("environment credentials not allowed for a namespaced provider config")
+)
+
+// Outcomes of the credentials check of the provider-config reconcilers (ClientFor makes
+// no CSMS call and never returns them).
+var (
+	// errUnauthorized: CSMS refused the credentials (401/403).
+	errUnauthorized = errors.New("provider credentials refused")
+	// errEndpointUnreachable: the endpoint did not answer (connection refused, DNS,
+	// timeout) or kept failing with 5xx.
+	errEndpointUnreachable = errors.New("provider endpoint unreachable")
 )
 
 // resolveError carries a condition-safe message and the sentinel it matches. Its message
@@ -48,5 +63,6 @@ func newError(kind error, msg string) error { return &resolveError{kind: kind, m
 // decide between a condition that waits for a watch event and a retry with backoff.
 func IsConfigError(err error) bool {
 	return errors.Is(err, ErrConfigNotFound) || errors.Is(err, ErrNamespaceNotAllowed) ||
-		errors.Is(err, ErrCredentialsNotFound) || errors.Is(err, ErrConfigInvalid)
+		errors.Is(err, ErrCredentialsNotFound) || errors.Is(err, ErrConfigInvalid) ||
+		errors.Is(err, ErrEnvironmentNotAllowed)
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/emulator"
+	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
 )
 
 func completeCreds(ak, sk string) map[string]string {
@@ -25,19 +27,25 @@ func completeCreds(ak, sk string) map[string]string {
 
 func TestProviderConfigReadyWithCompleteSecret(t *testing.T) {
 	ctx := context.Background()
+	// Temporary credentials: the emulator checks that the Secret's securityToken is sent.
+	emu := startEmulator(t, emulator.Credential{AK: "AK-READY", SK: "SK-READY", SecurityToken: "TOKEN-READY",
+		Projects: map[string]string{emulatortest.Region: emulatortest.ProjectID}})
 	ns := newNamespace(t, "pc-ready", nil)
 	mustCreate(t, credentialsSecret(ns, "creds", map[string]string{
 		v1alpha1.CredentialsKeyAccessKeyID:     "AK-READY",
 		v1alpha1.CredentialsKeySecretAccessKey: "SK-READY",
 		v1alpha1.CredentialsKeySecurityToken:   "TOKEN-READY",
 	}))
-	pc := providerConfig(ns, "csms", "http://pc-ready.test:8787", "creds")
+	pc := emuProviderConfig(ns, "csms", emu, "creds")
 	pc.Spec.RateLimit = &v1alpha1.RateLimit{QPS: 7, Burst: 9}
 	mustCreate(t, pc)
 
 	c := waitReady(t, pc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
-	if !strings.Contains(c.Message, `"creds"`) {
-		t.Errorf("Ready message should name the Secret: %q", c.Message)
+	if want := fmt.Sprintf(`CSMS accepted the credentials in Secret "creds" in namespace %q`, ns); c.Message != want {
+		t.Errorf("Ready message = %q, want %q", c.Message, want)
+	}
+	if got := checks(emu); got["200"] != 1 {
+		t.Errorf("credentials checks = %v, want one answered 200", got)
 	}
 
 	cl, target, err := resolver.ClientFor(ctx, ns, v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: "csms"})
@@ -50,29 +58,96 @@ func TestProviderConfigReadyWithCompleteSecret(t *testing.T) {
 	want := Target{
 		Kind: v1alpha1.ProviderConfigKindNamespaced, Namespace: ns, Name: "csms",
 		Key:    "ProviderConfig/" + ns + "/csms",
-		Region: "cn-north-4", ProjectID: projectID, Endpoint: "http://pc-ready.test:8787",
+		Region: emu.Region, ProjectID: emu.ProjectID, Endpoint: emu.URL,
+		Source:            v1alpha1.CredentialsSourceSecret,
 		CredentialsSecret: types.NamespacedName{Namespace: ns, Name: "creds"},
+		Policy:            v1alpha1.ProviderPolicy{}, // the API's defaults: nothing allowed
 	}
 	if *target != want {
 		t.Errorf("target = %+v, want %+v", *target, want)
 	}
-	cfg, ok := builds.lastConfig("http://pc-ready.test:8787")
+	cfg, ok := builds.lastConfig(emu.URL)
 	if !ok {
 		t.Fatal("no client was built")
 	}
 	// Compare without printing credentials.
-	if cfg.AccessKey != "AK-READY" || cfg.SecretKey != "SK-READY" || cfg.SecurityToken != "TOKEN-READY" {
-		t.Error("client was not built from the Secret's accessKeyID/secretAccessKey/securityToken")
+	if cfg.Credentials != (csms.StaticCredentials{AccessKey: "AK-READY", SecretKey: "SK-READY", SecurityToken: "TOKEN-READY"}) {
+		t.Errorf("client was built from %v, not from the Secret's accessKeyID/secretAccessKey/securityToken", cfg.Credentials)
 	}
-	if cfg.UseEnvironment || cfg.Region != "cn-north-4" || cfg.ProjectID != projectID || cfg.QPS != 7 || cfg.Burst != 9 {
-		t.Errorf("config: region=%q project=%q env=%v qps=%v burst=%d", cfg.Region, cfg.ProjectID, cfg.UseEnvironment, cfg.QPS, cfg.Burst)
+	if cfg.Region != emu.Region || cfg.ProjectID != emu.ProjectID || cfg.QPS != 7 || cfg.Burst != 9 {
+		t.Errorf("config: region=%q project=%q qps=%v burst=%d", cfg.Region, cfg.ProjectID, cfg.QPS, cfg.Burst)
 	}
+
+	// A wrong securityToken is refused by CSMS: the config says so.
+	s := &corev1.Secret{}
+	if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "creds"}, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Data[v1alpha1.CredentialsKeySecurityToken] = []byte("EXPIRED-TOKEN")
+	if err := k8sClient.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, pc, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized)
+}
+
+// TestProviderPolicyOnTarget: spec.policy reaches the Target the ManagedSecret reconciler
+// decides with, for both kinds, and a change of it is seen at once (new generation).
+func TestProviderPolicyOnTarget(t *testing.T) {
+	ctx := context.Background()
+	emu := emulatortest.Start(t, emulatortest.Options{})
+	ns := newNamespace(t, "policy", nil)
+	mustCreate(t, credentialsSecret(ns, "creds", completeCreds(emu.AK, emu.SK)))
+	pc := emuProviderConfig(ns, "csms", emu, "creds")
+	pc.Spec.Policy = &v1alpha1.ProviderPolicy{AllowAdoption: true}
+	cpc := emuClusterProviderConfig("policy-"+ns, emu, ns, "creds", nil)
+	cpc.Spec.Policy = &v1alpha1.ProviderPolicy{AllowObserve: true}
+	mustCreate(t, pc)
+	mustCreate(t, cpc)
+	t.Cleanup(func() { _ = k8sClient.Delete(ctx, cpc) })
+
+	policyOf := func(ref v1alpha1.ProviderConfigReference) v1alpha1.ProviderPolicy {
+		t.Helper()
+		var target *Target
+		eventually(t, "the manager's cache has "+ref.Name, func() error {
+			var err error
+			_, target, err = resolver.ClientFor(ctx, ns, ref)
+			return err
+		})
+		return target.Policy
+	}
+	pcRef := v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: pc.Name}
+	cpcRef := v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc.Name}
+	if got := policyOf(pcRef); got != (v1alpha1.ProviderPolicy{AllowAdoption: true}) {
+		t.Errorf("ProviderConfig policy = %+v", got)
+	}
+	if got := policyOf(cpcRef); got != (v1alpha1.ProviderPolicy{AllowObserve: true}) {
+		t.Errorf("ClusterProviderConfig policy = %+v", got)
+	}
+
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pc), pc); err != nil {
+		t.Fatal(err)
+	}
+	pc.Spec.Policy = nil // back to the defaults
+	if err := k8sClient.Update(ctx, pc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "policy change reaches the target", func() error {
+		_, target, err := resolver.ClientFor(ctx, ns, pcRef)
+		if err != nil {
+			return err
+		}
+		if target.Policy != (v1alpha1.ProviderPolicy{}) {
+			return fmt.Errorf("policy %+v", target.Policy)
+		}
+		return nil
+	})
 }
 
 func TestProviderConfigNotReadyUntilSecretComplete(t *testing.T) {
 	ctx := context.Background()
+	emu := emulatortest.Start(t, emulatortest.Options{})
 	ns := newNamespace(t, "pc-missing", nil)
-	pc := providerConfig(ns, "csms", "http://pc-missing.test:8787", "later")
+	pc := emuProviderConfig(ns, "csms", emu, "later")
 	mustCreate(t, pc)
 
 	// No Secret at all.
@@ -84,7 +159,7 @@ func TestProviderConfigNotReadyUntilSecretComplete(t *testing.T) {
 	}
 
 	// The Secret appears without secretAccessKey: still not ready, the key is named.
-	s := credentialsSecret(ns, "later", map[string]string{v1alpha1.CredentialsKeyAccessKeyID: "AK"})
+	s := credentialsSecret(ns, "later", map[string]string{v1alpha1.CredentialsKeyAccessKeyID: emu.AK})
 	mustCreate(t, s)
 	eventually(t, "message names the missing key", func() error {
 		c, _, err := readyOf(pc)
@@ -98,8 +173,12 @@ func TestProviderConfigNotReadyUntilSecretComplete(t *testing.T) {
 		return nil
 	})
 
+	if n := totalCalls(emu); n != 0 {
+		t.Errorf("CSMS calls while the credentials were incomplete = %d, want 0", n)
+	}
+
 	// Adding the key flips Ready to True without touching the ProviderConfig.
-	s.Data[v1alpha1.CredentialsKeySecretAccessKey] = []byte("SK")
+	s.Data[v1alpha1.CredentialsKeySecretAccessKey] = []byte(emu.SK)
 	if err := k8sClient.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +196,9 @@ func TestProviderConfigNotReadyUntilSecretComplete(t *testing.T) {
 
 func TestClusterProviderConfigReadyFlipsWhenSecretCreated(t *testing.T) {
 	ctx := context.Background()
+	emu := emulatortest.Start(t, emulatortest.Options{})
 	secretNS := newNamespace(t, "cpc-creds", nil)
-	cpc := clusterProviderConfig("cpc-flip-"+secretNS, "http://cpc-flip.test:8787", secretNS, "creds", nil)
+	cpc := emuClusterProviderConfig("cpc-flip-"+secretNS, emu, secretNS, "creds", nil)
 	mustCreate(t, cpc)
 	t.Cleanup(func() { _ = k8sClient.Delete(ctx, cpc) })
 
@@ -126,7 +206,7 @@ func TestClusterProviderConfigReadyFlipsWhenSecretCreated(t *testing.T) {
 	if !strings.Contains(c.Message, secretNS) || !strings.Contains(c.Message, `"creds"`) {
 		t.Errorf("message should name the Secret and its namespace: %q", c.Message)
 	}
-	mustCreate(t, credentialsSecret(secretNS, "creds", completeCreds("AK", "SK")))
+	mustCreate(t, credentialsSecret(secretNS, "creds", completeCreds(emu.AK, emu.SK)))
 	waitReady(t, cpc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 
 	// Usable from any namespace: no selector.
@@ -143,10 +223,11 @@ func TestClusterProviderConfigReadyFlipsWhenSecretCreated(t *testing.T) {
 
 func TestClientForProviderConfigInAnotherNamespace(t *testing.T) {
 	ctx := context.Background()
+	emu := emulatortest.Start(t, emulatortest.Options{})
 	home := newNamespace(t, "pc-home", nil)
 	away := newNamespace(t, "pc-away", nil)
-	mustCreate(t, credentialsSecret(home, "creds", completeCreds("AK", "SK")))
-	pc := providerConfig(home, "shared", "http://pc-other-ns.test:8787", "creds")
+	mustCreate(t, credentialsSecret(home, "creds", completeCreds(emu.AK, emu.SK)))
+	pc := emuProviderConfig(home, "shared", emu, "creds")
 	mustCreate(t, pc)
 	waitReady(t, pc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 
@@ -174,15 +255,16 @@ func TestClientForProviderConfigInAnotherNamespace(t *testing.T) {
 
 func TestClientForNamespaceSelector(t *testing.T) {
 	ctx := context.Background()
+	emu := emulatortest.Start(t, emulatortest.Options{})
 	secretNS := newNamespace(t, "sel-creds", nil)
-	mustCreate(t, credentialsSecret(secretNS, "creds", completeCreds("AK", "SK")))
+	mustCreate(t, credentialsSecret(secretNS, "creds", completeCreds(emu.AK, emu.SK)))
 	allowed := newNamespace(t, "sel-payments", map[string]string{"team": "payments"})
 	denied := newNamespace(t, "sel-other", map[string]string{"team": "web"})
 
-	selective := clusterProviderConfig("sel-"+secretNS, "http://sel.test:8787", secretNS, "creds",
+	selective := emuClusterProviderConfig("sel-"+secretNS, emu, secretNS, "creds",
 		&metav1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}})
-	empty := clusterProviderConfig("sel-empty-"+secretNS, "http://sel-empty.test:8787", secretNS, "creds", &metav1.LabelSelector{})
-	unset := clusterProviderConfig("sel-unset-"+secretNS, "http://sel-unset.test:8787", secretNS, "creds", nil)
+	empty := emuClusterProviderConfig("sel-empty-"+secretNS, emu, secretNS, "creds", &metav1.LabelSelector{})
+	unset := emuClusterProviderConfig("sel-unset-"+secretNS, emu, secretNS, "creds", nil)
 	for _, c := range []*v1alpha1.ClusterProviderConfig{selective, empty, unset} {
 		mustCreate(t, c)
 		t.Cleanup(func() { _ = k8sClient.Delete(ctx, c) })
@@ -284,11 +366,12 @@ func TestClientForMissingCredentials(t *testing.T) {
 
 func TestClientCacheReuseAndRebuild(t *testing.T) {
 	ctx := context.Background()
-	const endpoint = "http://cache.test:8787"
+	emu := emulatortest.Start(t, emulatortest.Options{})
+	endpoint := emu.URL
 	ns := newNamespace(t, "cache", nil)
-	s := credentialsSecret(ns, "creds", completeCreds("AK-1", "SK-1"))
+	s := credentialsSecret(ns, "creds", completeCreds(emu.AK, emu.SK))
 	mustCreate(t, s)
-	pc := providerConfig(ns, "csms", endpoint, "creds")
+	pc := emuProviderConfig(ns, "csms", emu, "creds")
 	mustCreate(t, pc)
 	waitReady(t, pc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 	ref := v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: "csms"}
@@ -327,7 +410,8 @@ func TestClientCacheReuseAndRebuild(t *testing.T) {
 		t.Fatalf("builds = %d, want %d (no rebuild while nothing changed)", got, buildsBefore)
 	}
 
-	// A change of the Secret rebuilds the client with the new keys.
+	// A change of the Secret rebuilds the client with the new keys (here a wrong secret
+	// key, which CSMS refuses: the config is no longer Ready).
 	s.Data[v1alpha1.CredentialsKeySecretAccessKey] = []byte("SK-2")
 	if err := k8sClient.Update(ctx, s); err != nil {
 		t.Fatal(err)
@@ -344,11 +428,17 @@ func TestClientCacheReuseAndRebuild(t *testing.T) {
 		second = c
 		return nil
 	})
-	if cfg, _ := builds.lastConfig(endpoint); cfg.SecretKey != "SK-2" {
+	if cfg, _ := builds.lastConfig(endpoint); cfg.Credentials != (csms.StaticCredentials{AccessKey: emu.AK, SecretKey: "SK-2"}) {
 		t.Error("the rebuilt client does not use the new secretAccessKey")
 	}
 	if builds.count(endpoint) <= buildsBefore {
 		t.Errorf("builds = %d, want more than %d", builds.count(endpoint), buildsBefore)
+	}
+	c := waitReady(t, pc, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized)
+	for _, want := range []string{`Secret "creds"`, ns, "HTTP 401", "secretAccessKey"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("Unauthorized message %q should contain %q", c.Message, want)
+		}
 	}
 
 	// A change of the config's spec (new generation) rebuilds it too.
@@ -376,44 +466,7 @@ func TestClientCacheReuseAndRebuild(t *testing.T) {
 	if cfg, _ := builds.lastConfig(endpoint); cfg.QPS != 3 || cfg.Burst != 3 {
 		t.Errorf("rebuilt config qps=%v burst=%d, want 3/3 (burst defaults to qps)", cfg.QPS, cfg.Burst)
 	}
-	waitReady(t, pc, metav1.ConditionTrue, v1alpha1.ReasonAvailable) // observedGeneration follows
-}
-
-func TestEnvironmentSource(t *testing.T) {
-	ctx := context.Background()
-	const endpoint = "http://env.test:8787"
-	// The SDK's chain reads these when the client signs a request; set them so a
-	// client built here is complete, as on a node with an agency or pod identity.
-	t.Setenv("HUAWEICLOUD_SDK_AK", "ENV-AK")
-	t.Setenv("HUAWEICLOUD_SDK_SK", "ENV-SK")
-	ns := newNamespace(t, "env", nil)
-	pc := &v1alpha1.ProviderConfig{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "env"},
-		Spec: v1alpha1.ProviderConfigSpec{
-			ProviderSettings: v1alpha1.ProviderSettings{Region: "cn-north-4", ProjectID: projectID, Endpoint: endpoint},
-			Credentials:      v1alpha1.ProviderCredentials{Source: v1alpha1.CredentialsSourceEnvironment},
-		},
-	}
-	mustCreate(t, pc)
-	c := waitReady(t, pc, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
-	if !strings.Contains(c.Message, "credential chain") {
-		t.Errorf("Ready message should say credentials come from the environment: %q", c.Message)
-	}
-
-	cl, target, err := resolver.ClientFor(ctx, ns, v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindNamespaced, Name: "env"})
-	if err != nil {
-		t.Fatalf("ClientFor: %v", err)
-	}
-	if cl == nil || !target.UseEnvironment || target.CredentialsSecret != (types.NamespacedName{}) {
-		t.Errorf("target = %+v", *target)
-	}
-	cfg, ok := builds.lastConfig(endpoint)
-	if !ok {
-		t.Fatal("no client built")
-	}
-	if !cfg.UseEnvironment || cfg.AccessKey != "" || cfg.SecretKey != "" {
-		t.Errorf("config: useEnvironment=%v, keys set=%v", cfg.UseEnvironment, cfg.AccessKey != "" || cfg.SecretKey != "")
-	}
+	waitReady(t, pc, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized) // observedGeneration follows
 }
 
 func TestClientForUnsupportedKind(t *testing.T) {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,7 +80,7 @@ type configKind[T conditionedObject, L client.ObjectList] struct {
 	newList    func() L
 	requests   func(L) []reconcile.Request
 	resolved   func(T) *resolvedConfig
-	clientFor  func(context.Context, *Resolver, T) (*Target, error)
+	entryFor   func(context.Context, *Resolver, T) (*cacheEntry, error)
 }
 
 var providerConfigKind = configKind[*v1alpha1.ProviderConfig, *v1alpha1.ProviderConfigList]{
@@ -91,9 +92,8 @@ var providerConfigKind = configKind[*v1alpha1.ProviderConfig, *v1alpha1.Provider
 		return requestsFor(l.Items)
 	},
 	resolved: resolvedFromProviderConfig,
-	clientFor: func(ctx context.Context, r *Resolver, pc *v1alpha1.ProviderConfig) (*Target, error) {
-		_, target, err := r.clientForProviderConfig(ctx, pc)
-		return target, err
+	entryFor: func(ctx context.Context, r *Resolver, pc *v1alpha1.ProviderConfig) (*cacheEntry, error) {
+		return r.entryForProviderConfig(ctx, pc)
 	},
 }
 
@@ -105,9 +105,8 @@ var clusterProviderConfigKind = configKind[*v1alpha1.ClusterProviderConfig, *v1a
 		return requestsFor(l.Items)
 	},
 	resolved: resolvedFromClusterProviderConfig,
-	clientFor: func(ctx context.Context, r *Resolver, cpc *v1alpha1.ClusterProviderConfig) (*Target, error) {
-		_, target, err := r.clientForClusterProviderConfig(ctx, cpc)
-		return target, err
+	entryFor: func(ctx context.Context, r *Resolver, cpc *v1alpha1.ClusterProviderConfig) (*cacheEntry, error) {
+		return r.entryForClusterProviderConfig(ctx, cpc)
 	},
 }
 
@@ -131,8 +130,9 @@ func (k configKind[T, L]) scope(ns string) string {
 	return ns
 }
 
-// reconcile checks one config's credentials and writes its Ready condition; a deleted
-// config only has its cached client dropped.
+// reconcile resolves one config, has CSMS check its credentials (once per generation and
+// Secret resourceVersion, see verify) and writes its Ready condition; a deleted config
+// only has its cached client dropped.
 func (k configKind[T, L]) reconcile(ctx context.Context, c client.Client, resolver *Resolver, rec events.EventRecorder,
 	req ctrl.Request) (ctrl.Result, error) {
 	obj := k.newObject()
@@ -151,10 +151,29 @@ func (k configKind[T, L]) reconcile(ctx context.Context, c client.Client, resolv
 	if !ok {
 		return ctrl.Result{}, fmt.Errorf("copying %s: unexpected type %T", k.kind, obj)
 	}
-	target, err := k.clientFor(ctx, resolver, obj)
+	target, v, err := check(ctx, resolver, k.entryFor, obj)
 	status := statusOf(obj)
 	res, err := reconcileStatus(ctx, c, rec, orig, obj, status, target, err)
-	return recheckEnvironment(k.resolved(obj).source, res, err, findReady(status.Conditions))
+	return requeue(k.resolved(obj).source, res, err, findReady(status.Conditions), v, resolver.now())
+}
+
+// check resolves obj and verifies the credentials of its client. target is nil unless
+// the config resolved; v is the verdict when a check was made or remembered.
+func check[T conditionedObject](ctx context.Context, resolver *Resolver,
+	entryFor func(context.Context, *Resolver, T) (*cacheEntry, error), obj T) (*Target, *verdict, error) {
+	e, err := entryFor(ctx, resolver, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.err != nil {
+		return nil, nil, e.err
+	}
+	target := e.target
+	v, err := resolver.verify(ctx, e)
+	if err != nil {
+		return &target, nil, err
+	}
+	return &target, &v, v.err
 }
 
 // setup registers the controller of this kind, its credentials-Secret field index and a
@@ -201,7 +220,7 @@ type conditionedObject interface {
 func reconcileStatus(ctx context.Context, c client.Client, rec events.EventRecorder, orig, obj conditionedObject,
 	status *v1alpha1.ProviderConfigStatus, target *Target, resolveErr error) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
-	if resolveErr != nil && !IsConfigError(resolveErr) {
+	if resolveErr != nil && !IsConfigError(resolveErr) && !isCheckError(resolveErr) {
 		return ctrl.Result{}, fmt.Errorf("checking provider config: %w", resolveErr)
 	}
 
@@ -236,18 +255,26 @@ func reconcileStatus(ctx context.Context, c client.Client, rec events.EventRecor
 	return ctrl.Result{}, nil
 }
 
-// envRecheckInterval is how often a config whose SDK credential chain found nothing is
-// checked again: the environment (a mounted profile, pod identity token, agency) can
-// change without any Kubernetes event to watch.
-const envRecheckInterval = time.Minute
+// isCheckError reports the outcomes of the credentials check that become a condition.
+func isCheckError(err error) bool {
+	return errors.Is(err, errUnauthorized) || errors.Is(err, errEndpointUnreachable)
+}
 
-// recheckEnvironment requeues an Environment-source config that is not Ready.
-func recheckEnvironment(source v1alpha1.CredentialsSource, res ctrl.Result, err error, ready *metav1.Condition) (ctrl.Result, error) {
-	if err != nil || source != v1alpha1.CredentialsSourceEnvironment || ready == nil || ready.Status == metav1.ConditionTrue {
+// requeue schedules the next check when no Kubernetes event would bring it: when the
+// verdict v expires (Environment source, a refusal, an unreachable endpoint), and every
+// envRecheckInterval while the SDK credential chain of an Environment-source config
+// finds nothing. Errors keep controller-runtime's backoff.
+func requeue(source v1alpha1.CredentialsSource, res ctrl.Result, err error, ready *metav1.Condition, v *verdict,
+	now time.Time) (ctrl.Result, error) {
+	if err != nil {
 		return res, err
 	}
-	if res.RequeueAfter == 0 || res.RequeueAfter > envRecheckInterval {
-		res.RequeueAfter = envRecheckInterval
+	after := v.requeueAfter(now)
+	if source == v1alpha1.CredentialsSourceEnvironment && ready != nil && ready.Reason == v1alpha1.ReasonCredentialsNotFound {
+		after = envRecheckInterval
+	}
+	if after > 0 && (res.RequeueAfter == 0 || res.RequeueAfter > after) {
+		res.RequeueAfter = after
 	}
 	return res, nil
 }

@@ -1,5 +1,6 @@
 // Package provider turns a ProviderConfig or ClusterProviderConfig (plus its credentials
-// Secret) into a cached csms.Client, and reconciles both kinds to a Ready condition.
+// Secret) into a cached csms.Client, and reconciles both kinds to a Ready condition that
+// is True only once CSMS accepted the credentials (see verify.go).
 //
 // Credentials Secrets are never cached as full objects by the manager: their
 // resourceVersion is read from the metadata-only informer that the controllers already
@@ -10,7 +11,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +46,15 @@ type Target struct {
 	ProjectID string
 	// Endpoint is the endpoint override, empty for the region's public endpoint.
 	Endpoint string
-	// UseEnvironment is true when credentials come from the SDK credential chain.
-	UseEnvironment bool
-	// CredentialsSecret is the credentials Secret; zero when UseEnvironment.
+	// Source is where the credentials come from: Secret, or Environment (the manager's
+	// SDK credential chain).
+	Source v1alpha1.CredentialsSource
+	// CredentialsSecret is the credentials Secret; zero with the Environment source.
 	CredentialsSecret types.NamespacedName
+
+	// Policy is the config's spec.policy (defaults filled in): what ManagedSecrets using
+	// it may do beyond managing their own secrets.
+	Policy v1alpha1.ProviderPolicy
 }
 
 // String returns Key.
@@ -92,6 +97,14 @@ func WithSecretMetadataReader(m client.Reader) Option {
 	return func(r *Resolver) { r.secretMeta = m }
 }
 
+// WithNamespacedEnvironmentCredentials lets namespaced ProviderConfigs use
+// credentials.source Environment, that is the manager's own cloud identity (manager flag
+// --allow-namespaced-environment-credentials). Off by default: anyone who may create a
+// ProviderConfig in some namespace could otherwise act in the cloud as the manager.
+func WithNamespacedEnvironmentCredentials(allow bool) Option {
+	return func(r *Resolver) { r.allowNamespacedEnvironment = allow }
+}
+
 // Resolver resolves a ManagedSecret's providerConfigRef to a csms.Client. It is safe for
 // concurrent use.
 type Resolver struct {
@@ -106,6 +119,8 @@ type Resolver struct {
 	factory    ClientFactory
 	timeout    time.Duration
 	maxRetries int
+	// allowNamespacedEnvironment: see WithNamespacedEnvironmentCredentials.
+	allowNamespacedEnvironment bool
 
 	// now is time.Now, replaceable in tests of failed-build expiry.
 	now func() time.Time
@@ -126,6 +141,10 @@ type cacheEntry struct {
 	err     error
 	expires time.Time
 	target  Target
+	// verdict is the last credentials check of client (guarded by Resolver.mu); nil
+	// until the provider-config reconciler checked it. It lives and dies with the entry,
+	// so a new generation or Secret resourceVersion is checked afresh.
+	verdict *verdict
 }
 
 // NewResolver returns a Resolver reading configs through c (the manager's cached client)
@@ -147,8 +166,10 @@ func NewResolver(c client.Client, apiReader client.Reader, opts ...Option) *Reso
 
 // ClientFor returns the CSMS client for a ManagedSecret in namespace ns that references
 // ref. An empty kind or name takes the API's defaults (ClusterProviderConfig "default").
-// Errors match ErrConfigNotFound, ErrNamespaceNotAllowed, ErrCredentialsNotFound or
-// ErrConfigInvalid, whose messages are fit for a condition; any other error is transient.
+// Errors match ErrConfigNotFound, ErrNamespaceNotAllowed, ErrCredentialsNotFound,
+// ErrConfigInvalid or ErrEnvironmentNotAllowed, whose messages are fit for a condition;
+// any other error is transient. ClientFor makes no CSMS call: whether CSMS accepts the
+// credentials is the config's Ready condition.
 func (r *Resolver) ClientFor(ctx context.Context, ns string, ref v1alpha1.ProviderConfigReference) (csms.Client, *Target, error) {
 	if ref.Kind == "" {
 		ref.Kind = v1alpha1.DefaultProviderConfigKind
@@ -246,12 +267,7 @@ type resolvedConfig struct {
 }
 
 // describe names the config in messages, e.g. `ProviderConfig "payments/csms"`.
-func (c *resolvedConfig) describe() string {
-	if c.target.Namespace == "" {
-		return fmt.Sprintf("%s %q", c.target.Kind, c.target.Name)
-	}
-	return fmt.Sprintf("%s %q in namespace %q", c.target.Kind, c.target.Name, c.target.Namespace)
-}
+func (c *resolvedConfig) describe() string { return describeConfig(&c.target) }
 
 func resolvedFromProviderConfig(pc *v1alpha1.ProviderConfig) *resolvedConfig {
 	kind := v1alpha1.ProviderConfigKindNamespaced
@@ -294,44 +310,75 @@ func (r *Resolver) clientForProviderConfig(ctx context.Context, pc *v1alpha1.Pro
 }
 
 func (r *Resolver) clientForClusterProviderConfig(ctx context.Context, cpc *v1alpha1.ClusterProviderConfig) (csms.Client, *Target, error) {
-	if _, err := namespaceSelector(cpc); err != nil {
+	e, err := r.entryForClusterProviderConfig(ctx, cpc)
+	if err != nil {
 		return nil, nil, err
 	}
-	return r.clientFor(ctx, resolvedFromClusterProviderConfig(cpc))
+	return e.result()
 }
 
-// clientFor returns the cached client of rc when the config's UID and generation and the
-// credentials Secret's resourceVersion are unchanged, and builds a new one otherwise.
+// entryForProviderConfig and entryForClusterProviderConfig are what the reconcilers
+// use: the cache entry, so that the credentials check can be remembered on it.
+func (r *Resolver) entryForProviderConfig(ctx context.Context, pc *v1alpha1.ProviderConfig) (*cacheEntry, error) {
+	return r.entryFor(ctx, resolvedFromProviderConfig(pc))
+}
+
+func (r *Resolver) entryForClusterProviderConfig(ctx context.Context, cpc *v1alpha1.ClusterProviderConfig) (*cacheEntry, error) {
+	if _, err := namespaceSelector(cpc); err != nil {
+		return nil, err
+	}
+	return r.entryFor(ctx, resolvedFromClusterProviderConfig(cpc))
+}
+
 func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Client, *Target, error) {
+	e, err := r.entryFor(ctx, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.result()
+}
+
+// entryFor returns the cache entry of rc when the config's UID and generation and the
+// credentials Secret's resourceVersion are unchanged, and builds a new client otherwise.
+// A failed build is an entry too (with err set, see store); a config that cannot be
+// resolved at all is an error.
+func (r *Resolver) entryFor(ctx context.Context, rc *resolvedConfig) (*cacheEntry, error) {
 	rc.target.Region = rc.settings.Region
 	rc.target.ProjectID = rc.settings.ProjectID
 	rc.target.Endpoint = rc.settings.Endpoint
+	rc.target.Policy = rc.settings.PolicyOrDefault()
 
 	source := rc.source
 	if source == "" {
 		source = v1alpha1.CredentialsSourceSecret // the API's default
 	}
+	rc.target.Source = source
 	switch source {
 	case v1alpha1.CredentialsSourceEnvironment:
-		rc.target.UseEnvironment = true
+		// Refused before anything is built, so the manager's identity is never used.
+		if rc.target.Kind == v1alpha1.ProviderConfigKindNamespaced && !r.allowNamespacedEnvironment {
+			return nil, newError(ErrEnvironmentNotAllowed, fmt.Sprintf(
+				"%s has credentials.source Environment, which would lend the manager's own cloud identity to namespace %q, so the operator refuses it: put credentials in a Secret of the namespace (credentials.source Secret with a secretRef), or reference a ClusterProviderConfig; a cluster administrator can allow it with the manager flag --allow-namespaced-environment-credentials",
+				rc.describe(), rc.target.Namespace))
+		}
 		rc.target.CredentialsSecret = types.NamespacedName{}
 	case v1alpha1.CredentialsSourceSecret:
 		if !rc.secretRefSet {
-			return nil, nil, newError(ErrConfigInvalid, fmt.Sprintf(
+			return nil, newError(ErrConfigInvalid, fmt.Sprintf(
 				"%s has credentials.source Secret but no complete credentials.secretRef; set secretRef or use source Environment",
 				rc.describe()))
 		}
 	default:
-		return nil, nil, newError(ErrConfigInvalid, fmt.Sprintf(
+		return nil, newError(ErrConfigInvalid, fmt.Sprintf(
 			"%s has unsupported credentials.source %q; use Secret or Environment", rc.describe(), source))
 	}
 
 	// The current resourceVersion of the Secret, from the metadata cache.
 	var secretRV string
-	if !rc.target.UseEnvironment {
+	if source == v1alpha1.CredentialsSourceSecret {
 		rv, found, err := r.cachedSecretRV(ctx, rc.target.CredentialsSecret)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if found {
 			secretRV = rv
@@ -341,7 +388,7 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 	}
 
 	if e := r.lookup(rc, secretRV); e != nil {
-		return e.result()
+		return e, nil
 	}
 
 	cfg := csms.Config{
@@ -355,18 +402,18 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 		cfg.QPS = float64(rl.QPS)
 		cfg.Burst = int(rl.BurstOrQPS())
 	}
-	if rc.target.UseEnvironment {
-		cfg.UseEnvironment = true
+	if source == v1alpha1.CredentialsSourceEnvironment {
+		cfg.Credentials = csms.EnvironmentCredentials{}
 	} else {
 		rv, err := r.readCredentials(ctx, rc, &cfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		secretRV = rv
 		// The metadata cache may lag behind the API server; if what we just read is
 		// what the cached client was built from, keep it.
 		if e := r.lookup(rc, secretRV); e != nil {
-			return e.result()
+			return e, nil
 		}
 	}
 
@@ -375,9 +422,9 @@ func (r *Resolver) clientFor(ctx context.Context, rc *resolvedConfig) (csms.Clie
 		// Remembered for a while: with the Environment source a failing SDK chain can
 		// take seconds (the ECS metadata endpoint times out), and every ManagedSecret
 		// using the config would pay it on every pass.
-		return r.store(rc, secretRV, nil, buildError(rc, cfg, err))
+		return r.store(rc, secretRV, nil, buildError(rc, cfg, err)), nil
 	}
-	return r.store(rc, secretRV, c, nil)
+	return r.store(rc, secretRV, c, nil), nil
 }
 
 // maxCauseLen bounds the part of a client-construction error quoted in a message.
@@ -389,14 +436,8 @@ const maxCauseLen = 300
 // user which variable or setting is missing) but scrubbed of any credential we know of
 // and cut short, as a defence in depth: csms.New and the SDK do not put values in errors.
 func buildError(rc *resolvedConfig, cfg csms.Config, err error) error {
-	known := []string{cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken}
-	if cfg.UseEnvironment {
-		for _, v := range []string{"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN"} {
-			known = append(known, os.Getenv(v))
-		}
-	}
-	cause := safeCause(err, known...)
-	if cfg.UseEnvironment {
+	cause := safeCause(err, cfg.Credentials)
+	if rc.target.Source == v1alpha1.CredentialsSourceEnvironment {
 		return &resolveError{kind: ErrCredentialsNotFound, cause: err, msg: fmt.Sprintf(
 			"%s takes credentials from the environment, but the SDK credential chain (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, profile, ECS agency, CCE pod identity) of the manager found none (%s); provide one to the manager or use credentials.source Secret",
 			rc.describe(), cause)}
@@ -405,14 +446,12 @@ func buildError(rc *resolvedConfig, cfg csms.Config, err error) error {
 		"%s cannot be used to build a CSMS client (%s); fix its spec", rc.describe(), cause)}
 }
 
-// safeCause renders err on one line, without any of the given values, at most
-// maxCauseLen bytes long.
-func safeCause(err error, values ...string) string {
+// safeCause renders err on one line, without any value creds knows of (nil: none), at
+// most maxCauseLen bytes long.
+func safeCause(err error, creds csms.Credentials) string {
 	s := strings.Join(strings.Fields(err.Error()), " ")
-	for _, v := range values {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
+	if creds != nil {
+		s = creds.Redact(s)
 	}
 	if len(s) > maxCauseLen {
 		cut := maxCauseLen
@@ -438,12 +477,12 @@ func (r *Resolver) lookup(rc *resolvedConfig, secretRV string) *cacheEntry {
 // store caches a newly built client, or the error of a failed build until
 // failedBuildRetry has passed. If another goroutine stored a client for the same versions
 // meanwhile, that one wins so that callers share one instance.
-func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client, buildErr error) (csms.Client, *Target, error) {
+func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client, buildErr error) *cacheEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
 	if e := r.entries[rc.target.Key]; e != nil && e.err == nil && e.current(rc, secretRV, now) {
-		return e.result()
+		return e
 	}
 	e := &cacheEntry{
 		uid:        rc.obj.GetUID(),
@@ -457,7 +496,7 @@ func (r *Resolver) store(rc *resolvedConfig, secretRV string, c csms.Client, bui
 		e.expires = now.Add(failedBuildRetry)
 	}
 	r.entries[rc.target.Key] = e
-	return e.result()
+	return e
 }
 
 // failedBuildRetry is how long a failed client build is remembered before it is tried
@@ -478,7 +517,7 @@ func (e *cacheEntry) current(rc *resolvedConfig, secretRV string, now time.Time)
 		e.uid == rc.obj.GetUID() &&
 		e.generation == rc.obj.GetGeneration() &&
 		e.target.CredentialsSecret == rc.target.CredentialsSecret &&
-		e.target.UseEnvironment == rc.target.UseEnvironment &&
+		e.target.Source == rc.target.Source &&
 		e.secretRV == secretRV
 }
 
@@ -527,8 +566,10 @@ func (r *Resolver) readCredentials(ctx context.Context, rc *resolvedConfig, cfg 
 			"credentials Secret %q in namespace %q of %s is missing %s (or it is empty); add it to the Secret",
 			key.Name, key.Namespace, rc.describe(), what))
 	}
-	cfg.AccessKey = string(s.Data[v1alpha1.CredentialsKeyAccessKeyID])
-	cfg.SecretKey = string(s.Data[v1alpha1.CredentialsKeySecretAccessKey])
-	cfg.SecurityToken = string(s.Data[v1alpha1.CredentialsKeySecurityToken])
+	cfg.Credentials = csms.StaticCredentials{
+		AccessKey:     string(s.Data[v1alpha1.CredentialsKeyAccessKeyID]),
+		SecretKey:     string(s.Data[v1alpha1.CredentialsKeySecretAccessKey]),
+		SecurityToken: string(s.Data[v1alpha1.CredentialsKeySecurityToken]),
+	}
 	return s.ResourceVersion, nil
 }

@@ -15,10 +15,13 @@ import (
 )
 
 func TestReadyCondition(t *testing.T) {
-	secretTarget := &Target{CredentialsSecret: types.NamespacedName{Namespace: "ns", Name: "creds"}}
-	envTarget := &Target{UseEnvironment: true}
+	secretTarget := &Target{Source: v1alpha1.CredentialsSourceSecret, CredentialsSecret: types.NamespacedName{Namespace: "ns", Name: "creds"}}
+	envTarget := &Target{Source: v1alpha1.CredentialsSourceEnvironment}
 	credsErr := newError(ErrCredentialsNotFound, `credentials Secret "creds" in namespace "ns" of ProviderConfig "p" not found; create it`)
 	invalidErr := &resolveError{kind: ErrConfigInvalid, msg: "bad selector", cause: errors.New("boom")}
+	envErr := newError(ErrEnvironmentNotAllowed, "refused: use a Secret")
+	unauthorizedErr := &resolveError{kind: errUnauthorized, msg: "CSMS refused", cause: csms.ErrUnauthorized}
+	unreachableErr := &resolveError{kind: errEndpointUnreachable, msg: "could not be reached", cause: csms.ErrTransient}
 
 	tests := []struct {
 		name   string
@@ -27,16 +30,28 @@ func TestReadyCondition(t *testing.T) {
 		want   metav1.Condition
 	}{
 		{
-			name:   "secret source ready",
+			name:   "secret source accepted",
 			target: secretTarget,
 			want: metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAvailable,
-				Message: `Credentials Secret "creds" in namespace "ns" has keys accessKeyID and secretAccessKey`},
+				Message: `CSMS accepted the credentials in Secret "creds" in namespace "ns"`},
 		},
 		{
-			name:   "environment source ready",
+			name:   "environment source accepted",
 			target: envTarget,
 			want: metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAvailable,
-				Message: "The SDK credential chain of the manager (environment variables, profile, ECS agency, CCE pod identity) provides credentials; CSMS checks them on the first call"},
+				Message: "CSMS accepted the credentials of the manager's SDK credential chain (environment variables, profile, ECS agency, CCE pod identity)"},
+		},
+		{
+			name: "credentials refused", target: secretTarget, err: unauthorizedErr,
+			want: metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonUnauthorized, Message: "CSMS refused"},
+		},
+		{
+			name: "endpoint unreachable", target: secretTarget, err: unreachableErr,
+			want: metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonEndpointUnreachable, Message: "could not be reached"},
+		},
+		{
+			name: "namespaced environment refused", err: envErr,
+			want: metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonEnvironmentNotAllowed, Message: "refused: use a Secret"},
 		},
 		{
 			name: "credentials missing",
@@ -72,7 +87,7 @@ func TestReadyCondition(t *testing.T) {
 }
 
 func TestErrorsMatchTheirSentinelOnly(t *testing.T) {
-	sentinels := []error{ErrConfigNotFound, ErrNamespaceNotAllowed, ErrCredentialsNotFound, ErrConfigInvalid}
+	sentinels := []error{ErrConfigNotFound, ErrNamespaceNotAllowed, ErrCredentialsNotFound, ErrConfigInvalid, ErrEnvironmentNotAllowed}
 	cause := errors.New("cause")
 	for _, kind := range sentinels {
 		err := &resolveError{kind: kind, msg: "m", cause: cause}
@@ -94,13 +109,20 @@ func TestErrorsMatchTheirSentinelOnly(t *testing.T) {
 	if IsConfigError(errors.New("transient")) {
 		t.Error("IsConfigError(transient) = true")
 	}
+	// The check's verdicts are conditions of the config, not errors of ClientFor.
+	for _, kind := range []error{errUnauthorized, errEndpointUnreachable} {
+		err := &resolveError{kind: kind, msg: "m"}
+		if IsConfigError(err) || !isCheckError(err) || !isCheckError(fmt.Errorf("wrapped: %w", err)) {
+			t.Errorf("%v: IsConfigError=%v isCheckError=%v", kind, IsConfigError(err), isCheckError(err))
+		}
+	}
 }
 
 func TestBuildErrorIsSafeAndClassified(t *testing.T) {
 	rc := &resolvedConfig{target: Target{Kind: v1alpha1.ProviderConfigKindNamespaced, Namespace: "ns", Name: "p"}}
 
 	// A factory error that (hypothetically) echoes the keys: they are scrubbed.
-	secretCfg := csms.Config{AccessKey: canaryAK, SecretKey: canarySK, SecurityToken: canaryToken}
+	secretCfg := csms.Config{Credentials: csms.StaticCredentials{AccessKey: canaryAK, SecretKey: canarySK, SecurityToken: canaryToken}}
 	err := buildError(rc, secretCfg, fmt.Errorf("bad\n  input %s/%s/%s", canaryAK, canarySK, canaryToken))
 	if !errors.Is(err, ErrConfigInvalid) {
 		t.Errorf("Secret source: err = %v, want ErrConfigInvalid", err)
@@ -115,7 +137,9 @@ func TestBuildErrorIsSafeAndClassified(t *testing.T) {
 	// With the Environment source a failing chain means missing credentials; values
 	// from the SDK's environment variables are scrubbed too.
 	t.Setenv("HUAWEICLOUD_SDK_SK", canarySK)
-	err = buildError(rc, csms.Config{UseEnvironment: true}, fmt.Errorf("unable to get credential in providers:\n%s", canarySK))
+	envRC := &resolvedConfig{target: rc.target}
+	envRC.target.Source = v1alpha1.CredentialsSourceEnvironment
+	err = buildError(envRC, csms.Config{Credentials: csms.EnvironmentCredentials{}}, fmt.Errorf("unable to get credential in providers:\n%s", canarySK))
 	if !errors.Is(err, ErrCredentialsNotFound) || containsCanary(err.Error()) {
 		t.Errorf("Environment source: err = %v", errors.Is(err, ErrCredentialsNotFound))
 	}

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
+	"github.com/csms-operator/csms-operator/internal/emulator"
+	"github.com/csms-operator/csms-operator/internal/emulator/emulatortest"
 	"github.com/csms-operator/csms-operator/internal/testenv"
 )
 
@@ -252,4 +256,80 @@ func waitReady(t *testing.T, obj client.Object, status metav1.ConditionStatus, r
 		return nil
 	})
 	return got
+}
+
+// emuProviderConfig is a ProviderConfig for the emulator emu with a credentials Secret
+// named secretName.
+func emuProviderConfig(ns, name string, emu *emulatortest.Env, secretName string) *v1alpha1.ProviderConfig {
+	pc := providerConfig(ns, name, emu.URL, secretName)
+	pc.Spec.Region, pc.Spec.ProjectID = emu.Region, emu.ProjectID
+	return pc
+}
+
+// emuClusterProviderConfig is a ClusterProviderConfig for the emulator emu.
+func emuClusterProviderConfig(name string, emu *emulatortest.Env, secretNS, secretName string, sel *metav1.LabelSelector) *v1alpha1.ClusterProviderConfig {
+	cpc := clusterProviderConfig(name, emu.URL, secretNS, secretName, sel)
+	cpc.Spec.Region, cpc.Spec.ProjectID = emu.Region, emu.ProjectID
+	return cpc
+}
+
+// checks is how many credentials checks (ListSecrets) the emulator answered, by status.
+func checks(emu *emulatortest.Env) map[string]int {
+	out := map[string]int{}
+	for status, n := range emu.Server.Stats()["ListSecrets"] {
+		out[status] = n
+	}
+	return out
+}
+
+// totalCalls is how many signed requests of any operation the emulator received.
+func totalCalls(emu *emulatortest.Env) int {
+	n := 0
+	for _, byStatus := range emu.Server.Stats() {
+		for _, c := range byStatus {
+			n += c
+		}
+	}
+	return n
+}
+
+// reconcileNow runs one pass of the provider-config reconciler of obj's kind directly,
+// with the suite's resolver (so it shares the verdict cache of the manager's
+// reconcilers), and returns its result.
+func reconcileNow(t *testing.T, obj client.Object) ctrl.Result {
+	t.Helper()
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
+	var (
+		res ctrl.Result
+		err error
+	)
+	switch obj.(type) {
+	case *v1alpha1.ProviderConfig:
+		res, err = (&ProviderConfigReconciler{Client: k8sClient, Resolver: resolver}).Reconcile(context.Background(), req)
+	case *v1alpha1.ClusterProviderConfig:
+		res, err = (&ClusterProviderConfigReconciler{Client: k8sClient, Resolver: resolver}).Reconcile(context.Background(), req)
+	default:
+		t.Fatalf("not a provider config: %T", obj)
+	}
+	if err != nil {
+		t.Fatalf("Reconcile %s: %v", obj.GetName(), err)
+	}
+	return res
+}
+
+// startEmulator runs an emulator that knows exactly creds (emulatortest.Start knows only
+// its default key pair); t.Cleanup stops it. The returned Env's AK/SK are creds[0]'s.
+func startEmulator(t *testing.T, creds ...emulator.Credential) *emulatortest.Env {
+	t.Helper()
+	srv, err := emulator.New(emulator.Config{Region: emulatortest.Region, DataDir: t.TempDir(), Credentials: creds,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return &emulatortest.Env{Server: srv, URL: "http://" + srv.Addr(), AK: creds[0].AK, SK: creds[0].SK,
+		ProjectID: creds[0].Projects[emulatortest.Region], Region: emulatortest.Region}
 }

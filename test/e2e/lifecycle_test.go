@@ -110,7 +110,7 @@ func (s *suite) waitReady(ctx context.Context, k client.ObjectKey, extra func(*u
 func (s *suite) cloud(region string) csms.Client {
 	s.t.Helper()
 	c, err := csms.New(csms.Config{Region: region, Endpoint: s.em.RegionURLs[region], ProjectID: s.acct.projects[region],
-		AccessKey: s.acct.ak, SecretKey: s.acct.sk})
+		Credentials: csms.StaticCredentials{AccessKey: s.acct.ak, SecretKey: s.acct.sk}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
