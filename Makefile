@@ -175,11 +175,12 @@ build-installer: manifests kustomize ## Render config/default with IMG into dist
 	@echo "wrote dist/install.yaml (image $(IMG))"
 
 .PHONY: helm-sync
-helm-sync: ## Copy the generated CRDs and manager ClusterRole into the Helm chart.
+helm-sync: ## Copy the generated CRDs, the manager ClusterRole and the Grafana dashboard into the Helm chart.
 	@mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+	cp config/grafana/csms-operator.json $(CHART_DIR)/files/grafana-dashboard.json
 
 .PHONY: helm-lint
 helm-lint: helm kustomize ## helm lint + template the chart, and check it matches config/default (CRDs, RBAC, args).
