@@ -93,6 +93,11 @@ EOF
   "${engine[@]}" build --quiet -f hack/image/distroless-static.Containerfile -t "${BASE_IMAGE}" "${ctx}" >/dev/null
 fi
 
+if [[ "${engine[0]}" == podman ]]; then
+  # buildah (podman 4.3) reuses a cached LABEL layer even when the build args it expands
+  # changed, which would keep a stale revision; labels given here are applied at commit.
+  build_args+=(--label "org.opencontainers.image.version=${VERSION}" --label "org.opencontainers.image.revision=${REVISION}")
+fi
 [[ -n "${BUILDER_IMAGE}" ]] && build_args+=(--build-arg "BUILDER_IMAGE=${BUILDER_IMAGE}")
 [[ -n "${BASE_IMAGE}" ]] && build_args+=(--build-arg "BASE_IMAGE=${BASE_IMAGE}")
 
