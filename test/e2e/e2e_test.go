@@ -48,6 +48,8 @@ var (
 	installed []*unstructured.Unstructured
 	// samples is config/samples/demo, the objects the lifecycle test drives.
 	samples []*unstructured.Unstructured
+	// binDir holds the manager and emulator binaries built for this run.
+	binDir string
 	// managerImage, when set, runs the manager in that image as a container.
 	managerImage = os.Getenv("E2E_MANAGER_IMAGE")
 	// containerTool is the engine command for managerImage.
@@ -72,7 +74,10 @@ func TestMain(m *testing.M) {
 		} else if len(containerTool) == 0 {
 			containerTool = []string{"podman"}
 		}
-		if err := localenv.Build(ctx, root, bins...); err != nil {
+		// Into .local, not bin/: bin/ may be a directory shared by several checkouts
+		// (worktrees), whose concurrent builds would replace our binaries with theirs.
+		binDir = filepath.Join(root, ".local", "e2e-bin")
+		if err := localenv.BuildInto(ctx, root, binDir, bins...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -166,6 +171,7 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 
 	s.acct = accountFromSamples(t)
 	s.em, err = env.StartEmulator(ctx, localenv.EmulatorOptions{
+		Binary:         filepath.Join(binDir, "csms-emulator"),
 		Region:         primaryRegion,
 		ReplicaRegions: []string{replicaRegion},
 		Credentials:    []string{s.acct.credentialsFlag()},
@@ -186,7 +192,7 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 	}
 	args, metricsAddr := managerArgs(t, deployment)
 	s.metrics = "https://" + metricsAddr
-	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Kubeconfig: kc, Args: args})
+	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Binary: filepath.Join(binDir, "manager"), Kubeconfig: kc, Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
