@@ -297,7 +297,7 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 	d := in.deployment
 	pod := d.Spec.Template.Spec
 	if len(pod.Containers) == 0 {
-		return nil, fmt.Errorf("Deployment %s has no containers", d.Name)
+		return nil, fmt.Errorf("deployment %s has no containers", d.Name)
 	}
 	c := pod.Containers[0]
 	if in.container != "" {
@@ -308,11 +308,11 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("Deployment %s has no container %q", d.Name, in.container)
+			return nil, fmt.Errorf("deployment %s has no container %q", d.Name, in.container)
 		}
 	}
 	if err := unsupported(pod, c); err != nil {
-		return nil, fmt.Errorf("Deployment %s, container %s: %w", d.Name, c.Name, err)
+		return nil, fmt.Errorf("deployment %s, container %s: %w", d.Name, c.Name, err)
 	}
 
 	plan := &containerPlan{ports: map[int32]string{}, probes: map[string]string{}, namespace: d.Namespace, stopTimeout: 30}
@@ -343,7 +343,7 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 
 	sec, err := securityArgs(pod.SecurityContext, c.SecurityContext, in.imageUser, in.podman)
 	if err != nil {
-		return nil, fmt.Errorf("Deployment %s, container %s: %w", d.Name, c.Name, err)
+		return nil, fmt.Errorf("deployment %s, container %s: %w", d.Name, c.Name, err)
 	}
 	run = append(run, sec...)
 
@@ -360,7 +360,7 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 	for _, ev := range c.Env {
 		v, err := envValue(ev, d, plan)
 		if err != nil {
-			return nil, fmt.Errorf("Deployment %s, container %s: %w", d.Name, c.Name, err)
+			return nil, fmt.Errorf("deployment %s, container %s: %w", d.Name, c.Name, err)
 		}
 		run = append(run, "--env="+ev.Name+"="+v)
 	}
@@ -386,15 +386,15 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 			continue
 		}
 		if p.HTTPGet == nil {
-			return nil, fmt.Errorf("Deployment %s, container %s: the %s probe is not httpGet; localenv checks only HTTP probes", d.Name, c.Name, kind)
+			return nil, fmt.Errorf("deployment %s, container %s: the %s probe is not httpGet; localenv checks only HTTP probes", d.Name, c.Name, kind)
 		}
 		port, err := containerPort(c, p.HTTPGet.Port)
 		if err != nil {
-			return nil, fmt.Errorf("Deployment %s, container %s, %s probe: %w", d.Name, c.Name, kind, err)
+			return nil, fmt.Errorf("deployment %s, container %s, %s probe: %w", d.Name, c.Name, kind, err)
 		}
 		addr, ok := plan.ports[port]
 		if !ok {
-			return nil, fmt.Errorf("Deployment %s, container %s: the %s probe's port %d is bound by no --*-bind-address argument", d.Name, c.Name, kind, port)
+			return nil, fmt.Errorf("deployment %s, container %s: the %s probe's port %d is bound by no --*-bind-address argument", d.Name, c.Name, kind, port)
 		}
 		scheme := "http"
 		if p.HTTPGet.Scheme == corev1.URISchemeHTTPS {
@@ -406,7 +406,7 @@ func planContainer(in containerInput, freePorts func(int) ([]string, error)) (*c
 		}
 	}
 	if plan.probeBase == "" {
-		return nil, fmt.Errorf("Deployment %s, container %s has no HTTP probe to wait for", d.Name, c.Name)
+		return nil, fmt.Errorf("deployment %s, container %s has no HTTP probe to wait for", d.Name, c.Name)
 	}
 	return plan, nil
 }
@@ -563,14 +563,13 @@ func securityArgs(podSC *corev1.PodSecurityContext, sc *corev1.SecurityContext, 
 		args = append(args, "--user="+uid)
 	}
 	if runAsNonRoot != nil && *runAsNonRoot {
-		uid := int64(-1)
+		// An image without USER runs as root (uid 0).
+		var uid int64
 		if runAsUser != nil {
 			uid = *runAsUser
 		} else if u, ok := numericUser(imageUser); ok {
 			uid = u
-		} else if imageUser == "" {
-			uid = 0
-		} else {
+		} else if imageUser != "" {
 			return nil, fmt.Errorf("runAsNonRoot with the non-numeric image user %q: the kubelet cannot verify it is not root", imageUser)
 		}
 		if uid == 0 {
