@@ -18,5 +18,9 @@ trap 'rm -rf "${work}"' EXIT
 "${HELM}" template csms-operator "${CHART}" --namespace csms-system \
   --set metrics.serviceMonitor.enabled=true --set 'manager.extraArgs={--zap-log-level=debug}' \
   --set metrics.enabled=false --set userRoles.enabled=false > /dev/null
+# The optional dashboard ConfigMap, checked against config/grafana below.
+"${HELM}" template csms-operator "${CHART}" --namespace csms-system --show-only templates/grafana-dashboard.yaml \
+  --set grafanaDashboard.enabled=true > "${work}/dashboard.yaml"
 
-go run ./hack/verify-helm -chart "${CHART}" -kustomize "${work}/kustomize.yaml" -helm "${work}/helm.yaml"
+go run ./hack/verify-helm -chart "${CHART}" -kustomize "${work}/kustomize.yaml" -helm "${work}/helm.yaml" \
+  -dashboard-configmap "${work}/dashboard.yaml"

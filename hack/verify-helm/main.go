@@ -5,9 +5,11 @@
 // Service. Labels and Helm's extra metadata are ignored; the Namespace object is too,
 // since Helm installs into an existing (or --create-namespace) namespace.
 //
-// Usage: verify-helm -chart charts/csms-operator -kustomize FILE -helm FILE
+// Usage: verify-helm -chart charts/csms-operator -kustomize FILE -helm FILE [-dashboard-configmap FILE]
 // where the files are `kustomize build config/default` and
-// `helm template ... --namespace csms-system --include-crds` output.
+// `helm template ... --namespace csms-system --include-crds` output, and the optional
+// Grafana dashboard ConfigMap rendered with grafanaDashboard.enabled=true, which must
+// carry config/grafana/csms-operator.json and the sidecar's label.
 package main
 
 import (
@@ -54,10 +56,14 @@ func main() {
 	chart := flag.String("chart", "charts/csms-operator", "chart directory")
 	kustomizeFile := flag.String("kustomize", "", "output of kustomize build config/default")
 	helmFile := flag.String("helm", "", "output of helm template --include-crds")
+	dashboardFile := flag.String("dashboard-configmap", "", "the chart's dashboard ConfigMap rendered with grafanaDashboard.enabled=true")
 	flag.Parse()
 
 	var problems []string
 	problems = append(problems, checkCopies(*chart)...)
+	if *dashboardFile != "" {
+		problems = append(problems, checkDashboard(*dashboardFile)...)
+	}
 
 	kObjs, err := load(*kustomizeFile)
 	if err != nil {
@@ -88,7 +94,10 @@ func fail(err error) {
 // files; a stale copy is the drift this check exists for.
 func checkCopies(chart string) []string {
 	var problems []string
-	pairs := map[string]string{filepath.Join(chart, "files", "manager-role.yaml"): filepath.Join("config", "rbac", "role.yaml")}
+	pairs := map[string]string{
+		filepath.Join(chart, "files", "manager-role.yaml"):      filepath.Join("config", "rbac", "role.yaml"),
+		filepath.Join(chart, "files", "grafana-dashboard.json"): dashboardSource,
+	}
 	bases, _ := filepath.Glob(filepath.Join("config", "crd", "bases", "*.yaml"))
 	for _, b := range bases {
 		pairs[filepath.Join(chart, "crds", filepath.Base(b))] = b
@@ -118,6 +127,36 @@ func checkCopies(chart string) []string {
 		}
 		if !bytes.Equal(a, b) {
 			problems = append(problems, fmt.Sprintf("%s differs from %s: run make helm-sync", dst, src))
+		}
+	}
+	return problems
+}
+
+// dashboardSource is the Grafana dashboard the chart ships a copy of.
+var dashboardSource = filepath.Join("config", "grafana", "csms-operator.json")
+
+// checkDashboard: the rendered ConfigMap holds the dashboard as it is in config/grafana,
+// under the label the Grafana sidecar selects.
+func checkDashboard(path string) []string {
+	objs, err := load(path)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if len(objs) != 1 {
+		return []string{fmt.Sprintf("%s: want one dashboard ConfigMap, got %d objects", path, len(objs))}
+	}
+	want, err := os.ReadFile(dashboardSource)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	for id, o := range objs {
+		if o.GetKind() != "ConfigMap" || o.GetLabels()["grafana_dashboard"] != "1" {
+			problems = append(problems, fmt.Sprintf("%s is not a ConfigMap labelled grafana_dashboard: \"1\"", id))
+		}
+		got, _, _ := unstructured.NestedString(o.Object, "data", "csms-operator.json")
+		if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+			problems = append(problems, fmt.Sprintf("%s data csms-operator.json differs from %s", id, dashboardSource))
 		}
 	}
 	return problems

@@ -65,6 +65,11 @@ func init() {
 			panic(err)
 		}
 	}
+	// Every reason is exported from the start, at 0: a series that appears only with the
+	// first drop makes rate() and alerts blind to it, and dashboards show "no data".
+	for _, r := range []string{DropQueueFull, DropRejected, DropFailed} {
+		dropped.WithLabelValues(r)
+	}
 }
 
 // Creator is the one client call the sink needs (a controller-runtime client.Client).

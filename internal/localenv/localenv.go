@@ -263,11 +263,17 @@ func setupEnvtest(ctx context.Context, root string) (string, error) {
 // Build compiles the given main packages into root/bin, e.g.
 // Build(ctx, root, "manager", "./cmd/manager"). go's build cache makes a repeat cheap.
 func Build(ctx context.Context, root string, nameAndPkg ...string) error {
+	return BuildInto(ctx, root, filepath.Join(root, "bin"), nameAndPkg...)
+}
+
+// BuildInto is Build with the binaries written to outDir: a directory of the checkout's
+// own, where root/bin may be shared with other checkouts building other code.
+func BuildInto(ctx context.Context, root, outDir string, nameAndPkg ...string) error {
 	if len(nameAndPkg)%2 != 0 {
 		return errors.New("localenv.Build: want name, package pairs")
 	}
 	for i := 0; i < len(nameAndPkg); i += 2 {
-		out := filepath.Join(root, "bin", nameAndPkg[i])
+		out := filepath.Join(outDir, nameAndPkg[i])
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, nameAndPkg[i+1])
 		cmd.Dir = root
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -25,6 +25,9 @@ type Process struct {
 	logFile *os.File
 	done    chan struct{}
 	waitErr error
+	// onStop, when set, runs first in Stop: a container's engine client does not own the
+	// container, which must be stopped through the engine.
+	onStop func()
 }
 
 // startProcess starts bin with args, writing stdout and stderr to logPath.
@@ -73,6 +76,9 @@ func (p *Process) Exited() (bool, error) {
 // Stop sends SIGTERM to the process group, waits up to timeout, then SIGKILLs the group.
 // It waits for the process itself to be reaped.
 func (p *Process) Stop(timeout time.Duration) error {
+	if p.onStop != nil {
+		p.onStop()
+	}
 	if done, _ := p.Exited(); done {
 		// The leader is gone, but a child it forked may remain in the group.
 		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)

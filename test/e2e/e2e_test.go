@@ -5,7 +5,13 @@
 // binary runs as a process with the args of the shipped Deployment and a kubeconfig that
 // authenticates as the shipped ServiceAccount (a TokenRequest token), so every API call it
 // makes is authorised by the shipped RBAC. The cloud side is the CSMS emulator with two
-// regions. There is no container runtime here, so the Deployment itself is not run.
+// regions.
+//
+// With E2E_MANAGER_IMAGE set (make test-e2e-image), the manager runs instead inside that
+// image as a container (engine: E2E_CONTAINER_TOOL, default podman), translated from the
+// shipped Deployment: its command, args, env, security contexts and limits, in-cluster
+// configuration from a mounted ServiceAccount token, on the host network so it reaches the
+// envtest API server on loopback.
 package e2e
 
 import (
@@ -21,6 +27,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/csms-operator/csms-operator/internal/localenv"
 )
@@ -39,6 +48,12 @@ var (
 	installed []*unstructured.Unstructured
 	// samples is config/samples/demo, the objects the lifecycle test drives.
 	samples []*unstructured.Unstructured
+	// binDir holds the manager and emulator binaries built for this run.
+	binDir string
+	// managerImage, when set, runs the manager in that image as a container.
+	managerImage = os.Getenv("E2E_MANAGER_IMAGE")
+	// containerTool is the engine command for managerImage.
+	containerTool = strings.Fields(os.Getenv("E2E_CONTAINER_TOOL"))
 )
 
 func TestMain(m *testing.M) {
@@ -52,7 +67,17 @@ func TestMain(m *testing.M) {
 		}
 		ctx := context.Background()
 		// Always rebuild: a stale binary would test old code. go's cache makes it cheap.
-		if err := localenv.Build(ctx, root, "manager", "./cmd/manager", "csms-emulator", "./cmd/csms-emulator"); err != nil {
+		// In container mode the manager comes from the image instead.
+		bins := []string{"csms-emulator", "./cmd/csms-emulator"}
+		if managerImage == "" {
+			bins = append(bins, "manager", "./cmd/manager")
+		} else if len(containerTool) == 0 {
+			containerTool = []string{"podman"}
+		}
+		// Into .local, not bin/: bin/ may be a directory shared by several checkouts
+		// (worktrees), whose concurrent builds would replace our binaries with theirs.
+		binDir = filepath.Join(root, ".local", "e2e-bin")
+		if err := localenv.BuildInto(ctx, root, binDir, bins...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -82,6 +107,8 @@ type suite struct {
 	mgr     *localenv.Manager
 	acct    account
 	metrics string // https://127.0.0.1:port of the manager's metrics endpoint
+	// container is the manager's container in container mode, else nil.
+	container *localenv.ContainerManager
 }
 
 type account struct {
@@ -144,6 +171,7 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 
 	s.acct = accountFromSamples(t)
 	s.em, err = env.StartEmulator(ctx, localenv.EmulatorOptions{
+		Binary:         filepath.Join(binDir, "csms-emulator"),
 		Region:         primaryRegion,
 		ReplicaRegions: []string{replicaRegion},
 		Credentials:    []string{s.acct.credentialsFlag()},
@@ -153,6 +181,10 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 		t.Fatal(err)
 	}
 
+	if managerImage != "" {
+		s.startContainer(ctx, deployment)
+		return s
+	}
 	// The manager authenticates as the shipped ServiceAccount.
 	kc := filepath.Join(dir, "manager-sa.kubeconfig")
 	if err := env.ServiceAccountKubeconfig(ctx, systemNamespace, managerSA, kc, time.Hour); err != nil {
@@ -160,7 +192,7 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 	}
 	args, metricsAddr := managerArgs(t, deployment)
 	s.metrics = "https://" + metricsAddr
-	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Kubeconfig: kc, Args: args})
+	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Binary: filepath.Join(binDir, "manager"), Kubeconfig: kc, Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +246,66 @@ func managerArgs(t *testing.T, deployment *unstructured.Unstructured) ([]string,
 	// allows.
 	args = append(args, "--leader-election-namespace="+systemNamespace)
 	return args, addrs[0]
+}
+
+// startContainer runs the shipped Deployment's manager container from managerImage. Its
+// args, env and security contexts come from the Deployment unchanged, except that the
+// bind addresses move to free loopback ports (the host network is shared); the metrics
+// port is the one the shipped metrics Service targets.
+func (s *suite) startContainer(ctx context.Context, deployment *unstructured.Unstructured) {
+	s.t.Helper()
+	d := &appsv1.Deployment{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(deployment.Object, d); err != nil {
+		s.t.Fatalf("decoding the shipped Deployment: %v", err)
+	}
+	cm, err := s.env.StartManagerContainer(ctx, localenv.ContainerOptions{
+		Engine: containerTool, Image: managerImage, Deployment: d, Container: "manager",
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("manager container: %s %s", strings.Join(containerTool, " "), strings.Join(cm.RunArgs, " "))
+	s.container, s.mgr = cm, cm.Manager
+	port := metricsTargetPort(s.t, d)
+	addr, ok := cm.Ports[port]
+	if !ok {
+		s.t.Fatalf("the metrics Service targets container port %d, which no --*-bind-address of the Deployment binds (bound: %v)", port, cm.Ports)
+	}
+	s.metrics = "https://" + addr
+}
+
+// metricsTargetPort is the container port the shipped metrics Service sends "https" to.
+func metricsTargetPort(t *testing.T, d *appsv1.Deployment) int32 {
+	t.Helper()
+	for _, o := range installed {
+		if o.GetKind() != "Service" || !strings.Contains(o.GetName(), "metrics") {
+			continue
+		}
+		ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+		for _, p := range ports {
+			pm := p.(map[string]any)
+			if pm["name"] != "https" {
+				continue
+			}
+			switch tp := pm["targetPort"].(type) {
+			case int64:
+				return int32(tp)
+			case float64: // YAML decoded through JSON
+				return int32(tp)
+			case string:
+				for _, c := range d.Spec.Template.Spec.Containers {
+					for _, cp := range c.Ports {
+						if cp.Name == tp {
+							return cp.ContainerPort
+						}
+					}
+				}
+				t.Fatalf("the metrics Service targets port %q, which the Deployment does not name", tp)
+			}
+		}
+	}
+	t.Fatal("config/default has no metrics Service with an https port")
+	return 0
 }
 
 func accountFromSamples(t *testing.T) account {

@@ -4,13 +4,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +15,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -312,56 +308,15 @@ func TestSampleLifecycle(t *testing.T) {
 
 // TestMetricsEndpointAuthorisation: the HTTPS metrics endpoint works with the shipped
 // metrics-auth RBAC: a token bound to the metrics-reader ClusterRole gets metrics, one
-// without it gets 403.
+// without it gets 403, no token gets 401, and an invalid token gets no metrics.
 func TestMetricsEndpointAuthorisation(t *testing.T) {
 	ctx := context.Background()
 	s := newSuite(t, setupOptions{})
-	for _, name := range []string{"scraper", "stranger"} {
-		sa := &corev1.ServiceAccount{}
-		sa.Namespace, sa.Name = systemNamespace, name
-		if err := s.env.Client.Create(ctx, sa); err != nil {
-			t.Fatal(err)
-		}
-	}
-	crb := &rbacv1.ClusterRoleBinding{
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "csms-operator-metrics-reader"},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: systemNamespace, Name: "scraper"}},
-	}
-	crb.Name = "e2e-scraper-metrics-reader"
-	if err := s.env.Client.Create(ctx, crb); err != nil {
-		t.Fatal(err)
-	}
-	token := func(name string) string {
-		dir := t.TempDir()
-		kc := filepath.Join(dir, "kc")
-		if err := s.env.ServiceAccountKubeconfig(ctx, systemNamespace, name, kc, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := localenv.RESTConfigFromKubeconfig(kc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg.BearerToken
-	}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		// The manager serves a self-signed certificate when none is mounted.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback test of a self-signed endpoint
-	}}
-	scrape := func(tok string) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.metrics+"/metrics", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	scraperTok, strangerTok := token("scraper"), token("stranger")
+	scraperTok := s.serviceAccountToken(ctx, "scraper", true)
+	strangerTok := s.serviceAccountToken(ctx, "stranger", false)
 	// RBAC changes reach the authorizer within moments; poll rather than assume.
 	err := localenv.Poll(ctx, wait, func(context.Context) (bool, string, error) {
-		code, body := scrape(scraperTok)
+		code, body := s.scrape(ctx, scraperTok)
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("scraper got %d: %.200s", code, body), nil
 		}
@@ -373,8 +328,16 @@ func TestMetricsEndpointAuthorisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := scrape(strangerTok); code != http.StatusForbidden {
+	if code, body := s.scrape(ctx, strangerTok); code != http.StatusForbidden {
 		t.Fatalf("a token without metrics-reader got %d, want 403: %.200s", code, body)
+	}
+	if code, body := s.scrape(ctx, ""); code != http.StatusUnauthorized {
+		t.Fatalf("a request without a token got %d, want 401: %.200s", code, body)
+	}
+	// controller-runtime's filter answers 500 "Authentication failed" (not 401) when the
+	// TokenReview rejects a token; what matters is that no metrics are served.
+	if code, body := s.scrape(ctx, "not-a-token"); (code != http.StatusUnauthorized && code != http.StatusInternalServerError) || strings.Contains(body, "controller_runtime_") {
+		t.Fatalf("a request with an invalid token got %d, want 401 or 500 and no metrics: %.200s", code, body)
 	}
 }
 
