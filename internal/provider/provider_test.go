@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
@@ -124,11 +125,14 @@ func TestProviderPolicyOnTarget(t *testing.T) {
 		t.Errorf("ClusterProviderConfig policy = %+v", got)
 	}
 
-	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pc), pc); err != nil {
-		t.Fatal(err)
-	}
-	pc.Spec.Policy = nil // back to the defaults
-	if err := k8sClient.Update(ctx, pc); err != nil {
+	// The reconciler writes the config's status meanwhile: retry the update on a conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pc), pc); err != nil {
+			return err
+		}
+		pc.Spec.Policy = nil // back to the defaults
+		return k8sClient.Update(ctx, pc)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "policy change reaches the target", func() error {
