@@ -34,6 +34,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the markers in the Go code.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/..." paths="./internal/controller/..." paths="./internal/provider/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-targets-role paths="./internal/target/..." output:rbac:artifacts:config=config/rbac/targets
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -180,6 +181,7 @@ helm-sync: ## Copy the generated CRDs, the manager ClusterRole and the Grafana d
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+	cp config/rbac/targets/role.yaml $(CHART_DIR)/files/manager-targets-role.yaml
 	cp config/grafana/csms-operator.json $(CHART_DIR)/files/grafana-dashboard.json
 
 .PHONY: helm-lint

@@ -18,6 +18,12 @@ trap 'rm -rf "${work}"' EXIT
 "${HELM}" template csms-operator "${CHART}" --namespace csms-system \
   --set metrics.serviceMonitor.enabled=true --set 'manager.extraArgs={--zap-log-level=debug}' \
   --set metrics.enabled=false --set userRoles.enabled=false > /dev/null
+# Targets off: no role to write Secrets, and the manager is told so.
+"${HELM}" template csms-operator "${CHART}" --namespace csms-system --set targets.enabled=false > "${work}/no-targets.yaml"
+if grep -q 'manager-targets-role' "${work}/no-targets.yaml" || ! grep -q -- '--enable-targets=false' "${work}/no-targets.yaml"; then
+  echo "targets.enabled=false must drop the targets role and pass --enable-targets=false" >&2
+  exit 1
+fi
 # The optional dashboard ConfigMap, checked against config/grafana below.
 "${HELM}" template csms-operator "${CHART}" --namespace csms-system --show-only templates/grafana-dashboard.yaml \
   --set grafanaDashboard.enabled=true > "${work}/dashboard.yaml"

@@ -140,6 +140,7 @@ func TestManagedSecretPrinterColumns(t *testing.T) {
 		CurrentVersionID: "v3",
 		ReplicaType:      v1alpha1.ReplicaTypePrimary,
 		NextRotationTime: &next,
+		Target:           &v1alpha1.TargetStatus{Name: "payments-db-app", VersionID: "v3"},
 	}
 	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionTypeReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAvailable, Message: "The secret is available"})
 	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionTypeSynced, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonThrottled, Message: "Throttled"})
@@ -164,6 +165,8 @@ func TestManagedSecretPrinterColumns(t *testing.T) {
 		{"REPLICAS", 1, "PRIMARY"},
 		{"NEXT ROTATION", 1, "2030-01-02T03:04:05Z"},
 		{"POLICY", 1, "Manage"},
+		{"TARGET", 1, "payments-db-app"},
+		{"TARGET VERSION", 1, "v3"},
 	}
 	if diff := cmp.Diff(want, cols); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)

@@ -88,6 +88,15 @@ const (
 	// ReasonSecretNotFound: with managementPolicy Observe, the cloud secret does not exist
 	// (Observe never creates it).
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonTargetConflict: the target Secret exists and was not created by this resource
+	// (and creationPolicy is not Merge), or with Merge it does not exist; it is left as it is.
+	ReasonTargetConflict = "TargetConflict"
+	// ReasonTemplateError: spec.target.template cannot be rendered with the value; nothing
+	// is written.
+	ReasonTemplateError = "TemplateError"
+	// ReasonTargetsDisabled: spec.target is set but the manager runs with
+	// --enable-targets=false (no permission to write Secrets).
+	ReasonTargetsDisabled = "TargetsDisabled"
 	// ReasonInvalidSpec: the spec (or the value) was refused; fix the resource.
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonThrottled: CSMS or the local rate limit throttled the call; it is retried.
@@ -105,6 +114,14 @@ const (
 	// CreateSecret is called, so that a crash between create and tagging can be recognised:
 	// an existing, untagged secret whose resource carries this mark is ours.
 	AnnotationCreatePending = "secrets.csms-operator.io/create-pending"
+
+	// AnnotationRestartedFor is the pod-template annotation a restarted workload gets:
+	// "<secret id>/<version id>" of the version it was restarted for.
+	AnnotationRestartedFor = "secrets.csms-operator.io/restarted-for"
+
+	// LabelTargetOf marks a target Secret the operator created: the name of the
+	// ManagedSecret it belongs to.
+	LabelTargetOf = "secrets.csms-operator.io/target-of"
 
 	// TagKeyManagedBy and TagValueManagedBy mark every secret the operator created or adopted.
 	TagKeyManagedBy   = "managed-by"

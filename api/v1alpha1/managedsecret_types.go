@@ -271,7 +271,118 @@ type ReplicaSpec struct {
 	KMSKeyID string `json:"kmsKeyID,omitempty"`
 }
 
+// TargetCreationPolicy says how the target Secret relates to the ManagedSecret.
+// +kubebuilder:validation:Enum=Owner;Orphan;Merge
+type TargetCreationPolicy string
+
+const (
+	// TargetCreationPolicyOwner creates the Secret with an owner reference to the
+	// ManagedSecret: Kubernetes deletes it with the resource.
+	TargetCreationPolicyOwner TargetCreationPolicy = "Owner"
+	// TargetCreationPolicyOrphan creates the Secret and keeps it when the resource goes.
+	TargetCreationPolicyOrphan TargetCreationPolicy = "Orphan"
+	// TargetCreationPolicyMerge writes the keys into an existing Secret and leaves its other
+	// keys alone; it never creates the Secret.
+	TargetCreationPolicyMerge TargetCreationPolicy = "Merge"
+)
+
+// WorkloadKind is a kind of workload the operator can restart.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+type WorkloadKind string
+
+const (
+	WorkloadKindDeployment  WorkloadKind = "Deployment"
+	WorkloadKindStatefulSet WorkloadKind = "StatefulSet"
+	WorkloadKindDaemonSet   WorkloadKind = "DaemonSet"
+)
+
+// WorkloadReference names a workload in the ManagedSecret's namespace.
+type WorkloadReference struct {
+	// kind is Deployment, StatefulSet or DaemonSet.
+	// +required
+	Kind WorkloadKind `json:"kind"`
+
+	// name of the workload.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// TargetMetadata are labels and annotations the target Secret carries.
+type TargetMetadata struct {
+	// labels of the target Secret.
+	// +kubebuilder:validation:MaxProperties=64
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations of the target Secret.
+	// +kubebuilder:validation:MaxProperties=64
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// TargetTemplate shapes the target Secret.
+type TargetTemplate struct {
+	// type of the target Secret (default Opaque), e.g. kubernetes.io/tls.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Type string `json:"type,omitempty"`
+
+	// metadata: labels and annotations of the target Secret.
+	// +optional
+	Metadata TargetMetadata `json:"metadata,omitempty"`
+
+	// data maps each key of the target Secret to a Go text/template. The template sees
+	// .Value (the value as a string), .JSON (the value parsed as a JSON object, when it is
+	// one) and .VersionID (the CSMS version), and the functions b64enc, b64dec, upper,
+	// lower, trim, quote and toJSON besides the text/template built-ins. A missing key is an
+	// error. Without data, the value comes back as it would without a template.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))",message="spec.target.template.data keys must be valid Secret keys (letters, digits, '-', '_', '.'; at most 253)"
+	// +optional
+	Data map[string]string `json:"data,omitempty"`
+}
+
+// SecretTarget keeps a Kubernetes Secret in the ManagedSecret's namespace holding the
+// cloud secret's SYSCURRENT value.
+// +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.type) || self.creationPolicy != 'Merge'",message="spec.target.template.type cannot be set with creationPolicy Merge: the existing Secret keeps its type",fieldPath=".template.type"
+type SecretTarget struct {
+	// name of the target Secret, in the ManagedSecret's namespace. It cannot be the value
+	// source Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// creationPolicy: Owner (default) creates the Secret, owned by this resource and
+	// deleted with it; Orphan creates it and keeps it; Merge writes the keys into an
+	// existing Secret and keeps its other keys.
+	// +kubebuilder:default=Owner
+	// +optional
+	CreationPolicy TargetCreationPolicy `json:"creationPolicy,omitempty"`
+
+	// template shapes the Secret. Without it, a secretRef value comes back as the same
+	// keys and any other value as the key "value" (binary values stay bytes).
+	// +optional
+	Template *TargetTemplate `json:"template,omitempty"`
+
+	// rolloutRestart lists workloads of the same namespace restarted once per new CSMS
+	// version the Secret receives (pod-template annotation
+	// secrets.csms-operator.io/restarted-for).
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	RolloutRestart []WorkloadReference `json:"rolloutRestart,omitempty"`
+}
+
 // ManagedSecretSpec is the desired state of a CSMS secret.
+// +kubebuilder:validation:XValidation:rule="!has(self.target) || !has(self.value) || !((has(self.value.secretKeyRef) && self.value.secretKeyRef.name == self.target.name) || (has(self.value.secretRef) && self.value.secretRef.name == self.target.name) || (has(self.value.binarySecretKeyRef) && self.value.binarySecretKeyRef.name == self.target.name))",message="spec.target.name must not be the value source Secret: the operator never writes the Secret it reads the value from",fieldPath=".target.name"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.target) || !has(self.target) || self.target.name == oldSelf.target.name",message="spec.target.name is immutable: remove spec.target and add it again to write another Secret",fieldPath=".target.name"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.target) || !has(self.target) || (has(self.target.creationPolicy) ? self.target.creationPolicy : 'Owner') == (has(oldSelf.target.creationPolicy) ? oldSelf.target.creationPolicy : 'Owner')",message="spec.target.creationPolicy is immutable: remove spec.target and add it again to change how the Secret is owned",fieldPath=".target.creationPolicy"
 // +kubebuilder:validation:XValidation:rule="(has(self.managementPolicy) && self.managementPolicy == 'Observe') || has(self.value)",message="spec.value is required when spec.managementPolicy is Manage (the default); only Observe may leave it out",fieldPath=".value"
 // +kubebuilder:validation:XValidation:rule="!has(self.secretType) || !(self.secretType in ['RDS-FG', 'GaussDB-FG']) || (has(self.rotation) && has(self.rotation.config))",message="spec.rotation.config is required when spec.secretType is RDS-FG or GaussDB-FG",fieldPath=".rotation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.replicas) || oldSelf.replicas.all(o, has(self.replicas) && self.replicas.exists(n, n.region == o.region))",message="spec.replicas entries cannot be removed: CSMS has no API to delete a replica (delete it in the console, then remove it here by re-creating the resource)",fieldPath=".replicas"
@@ -389,6 +500,12 @@ type ManagedSecretSpec struct {
 	// +kubebuilder:default=Manage
 	// +optional
 	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+
+	// target keeps a Kubernetes Secret in this namespace holding the cloud secret's
+	// SYSCURRENT value, rewritten when CSMS moves it (rotation, a source change, a console
+	// edit), and restarts the listed workloads once per new version.
+	// +optional
+	Target *SecretTarget `json:"target,omitempty"`
 }
 
 // ReplicaStatus is the observed state of one replica.
@@ -521,6 +638,27 @@ type ManagedSecretStatus struct {
 	// +listType=atomic
 	// +optional
 	PlannedChanges []string `json:"plannedChanges,omitempty"`
+
+	// target is what the target Secret holds.
+	// +optional
+	Target *TargetStatus `json:"target,omitempty"`
+}
+
+// TargetStatus is what the target Secret holds and what was rolled out.
+type TargetStatus struct {
+	// name of the target Secret.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// versionID is the CSMS version the Secret holds.
+	// +optional
+	VersionID string `json:"versionID,omitempty"`
+	// restartedVersionID is the version the listed workloads were last restarted for.
+	// +optional
+	RestartedVersionID string `json:"restartedVersionID,omitempty"`
+	// resourceVersion of the Secret as the operator last wrote or checked it: a different
+	// one means someone else changed it, and the operator puts its keys back.
+	// +optional
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // ManagedSecret declares a secret in Huawei Cloud CSMS.
@@ -538,6 +676,8 @@ type ManagedSecretStatus struct {
 // +kubebuilder:printcolumn:name="REPLICAS",type=string,JSONPath=`.status.replicaType`,priority=1
 // +kubebuilder:printcolumn:name="NEXT ROTATION",type=string,JSONPath=`.status.nextRotationTime`,priority=1
 // +kubebuilder:printcolumn:name="POLICY",type=string,JSONPath=`.spec.managementPolicy`,priority=1
+// +kubebuilder:printcolumn:name="TARGET",type=string,JSONPath=`.status.target.name`,priority=1
+// +kubebuilder:printcolumn:name="TARGET VERSION",type=string,JSONPath=`.status.target.versionID`,priority=1
 // +kubebuilder:validation:XValidation:rule="has(self.spec.name) || self.metadata.name.matches('^[a-zA-Z0-9_-]{1,64}$')",message="metadata.name is not a valid CSMS secret name (^[a-zA-Z0-9_-]{1,64}$: at most 64 letters, digits, _ or -, no dots): set spec.name",fieldPath=".spec.name"
 // +kubebuilder:validation:XValidation:rule="(has(self.spec.name) ? self.spec.name : self.metadata.name) == (has(oldSelf.spec.name) ? oldSelf.spec.name : oldSelf.metadata.name)",message="spec.name is immutable: the CSMS secret name (spec.name, or metadata.name when unset) cannot change after creation",fieldPath=".spec.name"
 type ManagedSecret struct {

@@ -178,6 +178,31 @@ func TestManagedSecretUpdates(t *testing.T) {
 			},
 		},
 		{
+			name:   "rename the target",
+			setup:  func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "app"} },
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.Target.Name = "app2" },
+			want:   []string{"spec.target.name", "is immutable"},
+		},
+		{
+			name:   "change the target's creationPolicy",
+			setup:  func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "app"} },
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.Target.CreationPolicy = v1alpha1.TargetCreationPolicyMerge },
+			want:   []string{"spec.target.creationPolicy is immutable"},
+		},
+		{
+			name:   "remove the target, and change its template and workloads",
+			setup:  func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "app"} },
+			update: func(m *v1alpha1.ManagedSecret) { m.Spec.Target = nil },
+		},
+		{
+			name:  "change the target's template and workloads",
+			setup: func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "app"} },
+			update: func(m *v1alpha1.ManagedSecret) {
+				m.Spec.Target.Template = &v1alpha1.TargetTemplate{Data: map[string]string{"k": "{{ .Value }}"}}
+				m.Spec.Target.RolloutRestart = []v1alpha1.WorkloadReference{{Kind: v1alpha1.WorkloadKindDeployment, Name: "api"}}
+			},
+		},
+		{
 			name: "change the mutable fields",
 			update: func(m *v1alpha1.ManagedSecret) {
 				m.Spec.Description = "new"

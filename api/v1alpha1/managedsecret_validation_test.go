@@ -129,6 +129,31 @@ func TestManagedSecretRejected(t *testing.T) {
 		// spec.value
 		{"value with no source", func(m *v1alpha1.ManagedSecret) { m.Spec.Value = &v1alpha1.SecretValueSource{} },
 			[]string{"spec.value", "must set exactly one of secretKeyRef, secretRef, binarySecretKeyRef, generate"}},
+		// spec.target
+		{"target is the value source", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: m.Spec.Value.SecretKeyRef.Name}
+		}, []string{"spec.target.name", "must not be the value source Secret"}},
+		{"target is the secretRef source", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "db"}}
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "db"}
+		}, []string{"spec.target.name", "must not be the value source Secret"}},
+		{"target name not a Secret name", func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "Bad_Name"} },
+			[]string{"spec.target.name", "should match"}},
+		{"target Merge with a type", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "out", CreationPolicy: v1alpha1.TargetCreationPolicyMerge,
+				Template: &v1alpha1.TargetTemplate{Type: "kubernetes.io/tls"}}
+		}, []string{"spec.target.template.type", "cannot be set with creationPolicy Merge"}},
+		{"target template key not a Secret key", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "out", Template: &v1alpha1.TargetTemplate{Data: map[string]string{"a b": "x"}}}
+		}, []string{"spec.target.template.data", "must be valid Secret keys"}},
+		{"restart an unknown kind", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "out", RolloutRestart: []v1alpha1.WorkloadReference{{Kind: "CronJob", Name: "x"}}}
+		}, []string{"spec.target.rolloutRestart[0].kind", "Unsupported value"}},
+		{"restart the same workload twice", func(m *v1alpha1.ManagedSecret) {
+			w := v1alpha1.WorkloadReference{Kind: v1alpha1.WorkloadKindDeployment, Name: "x"}
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "out", RolloutRestart: []v1alpha1.WorkloadReference{w, w}}
+		}, []string{"spec.target.rolloutRestart[1]", "Duplicate value"}},
+
 		{"no value with Manage", func(m *v1alpha1.ManagedSecret) { m.Spec.Value = nil },
 			[]string{"spec.value", "is required when spec.managementPolicy is Manage"}},
 		{"no value with an explicit Manage", func(m *v1alpha1.ManagedSecret) {
@@ -346,6 +371,16 @@ func TestManagedSecretAccepted(t *testing.T) {
 			m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
 		}},
 		{"Observe with a value", func(m *v1alpha1.ManagedSecret) { m.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve }},
+		{"a target with every field", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "app-db", CreationPolicy: v1alpha1.TargetCreationPolicyOrphan,
+				Template: &v1alpha1.TargetTemplate{Type: "kubernetes.io/basic-auth", Metadata: v1alpha1.TargetMetadata{Labels: map[string]string{"a": "b"}},
+					Data: map[string]string{"password": "{{ .JSON.password }}"}},
+				RolloutRestart: []v1alpha1.WorkloadReference{{Kind: v1alpha1.WorkloadKindDeployment, Name: "api"}, {Kind: v1alpha1.WorkloadKindStatefulSet, Name: "api"}}}
+		}},
+		{"Observe without a value, with a target", func(m *v1alpha1.ManagedSecret) {
+			m.Spec.Value, m.Spec.ManagementPolicy = nil, v1alpha1.ManagementPolicyObserve
+			m.Spec.Target = &v1alpha1.SecretTarget{Name: "imported"}
+		}},
 		{"generate 8", func(m *v1alpha1.ManagedSecret) {
 			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 8}}
 		}},

@@ -63,6 +63,9 @@ func main() {
 		csmsTimeout          time.Duration
 		replicaPollInterval  time.Duration
 		allowNamespacedEnv   bool
+		enableTargets        bool
+		restartQPS           float64
+		restartBurst         int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
@@ -86,6 +89,12 @@ func main() {
 		"Timeout of each CSMS HTTP attempt (0 = the client default).")
 	flag.DurationVar(&replicaPollInterval, "replica-poll-interval", controller.DefaultReplicaPollInterval,
 		"How often a ManagedSecret is re-read while one of its replicas is syncing.")
+	flag.BoolVar(&enableTargets, "enable-targets", true,
+		"Let spec.target write Secrets and restart workloads; needs the manager-targets-role. With false the manager only reads Secrets.")
+	flag.Float64Var(&restartQPS, "workload-restart-qps", controller.DefaultWorkloadRestartQPS,
+		"Workload restarts per second across all ManagedSecrets (spec.target.rolloutRestart).")
+	flag.IntVar(&restartBurst, "workload-restart-burst", controller.DefaultWorkloadRestartBurst,
+		"Workload restarts allowed at once before --workload-restart-qps applies.")
 	flag.BoolVar(&allowNamespacedEnv, "allow-namespaced-environment-credentials", false,
 		"Let namespaced ProviderConfigs use credentials.source Environment, i.e. the manager's own cloud identity. "+
 			"Off by default: anyone allowed to create a ProviderConfig in a namespace could otherwise act in the cloud as the manager.")
@@ -142,6 +151,9 @@ func main() {
 		ReplicaPollInterval:                   replicaPollInterval,
 		CSMSTimeout:                           csmsTimeout,
 		AllowNamespacedEnvironmentCredentials: allowNamespacedEnv,
+		EnableTargets:                         enableTargets,
+		WorkloadRestartQPS:                    restartQPS,
+		WorkloadRestartBurst:                  restartBurst,
 	}); err != nil {
 		setupLog.Error(err, "Unable to set up controllers")
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +40,12 @@ type actResult struct {
 	// reobserve: CreateSecret found the name taken, or its outcome is unknown: the pass
 	// observes again instead of assuming the secret absent.
 	reobserve bool
+	// writtenValue is the value CreateSecret or PutValue wrote (for the target Secret).
+	writtenValue csms.Value
+	// targetVersion and targetRV: what the target Secret got, and its resourceVersion.
+	targetVersion, targetRV string
+	// deferred: the restart rate limit stopped the plan; look again after this long.
+	deferred time.Duration
 }
 
 // act carries out the plan in order and stops at the first error. Every write that
@@ -47,7 +54,9 @@ func (r *ManagedSecretReconciler) act(ctx context.Context, ms *v1alpha1.ManagedS
 	res := actResult{secret: obs.secret}
 	for _, c := range p.changes {
 		if err := r.apply(ctx, ms, obs, c, &res); err != nil {
-			res.err = err
+			if !errors.Is(err, errRestartDeferred) {
+				res.err = err
+			}
 			return res
 		}
 		res.done++
@@ -142,10 +151,13 @@ func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *v1alpha1.Manage
 		if err != nil {
 			return step(err, "creating a new version of CSMS secret %q", name)
 		}
-		res.versionID = vid
+		res.versionID, res.writtenValue = vid, obs.source.value
 		log.Info("Created a new version from the source Secret", "secretName", name, "versionID", vid, "sourceVersion", obs.source.version)
 		r.event(ms, corev1.EventTypeNormal, EventVersionCreated, "PutValue",
 			"Created version %s of CSMS secret %q from Secret %q", vid, name, obs.source.ref.Name)
+
+	case writeTarget, restartWorkload:
+		return r.applyTarget(ctx, ms, obs, c, res)
 
 	default:
 		return fmt.Errorf("unknown change %d", c.kind)
@@ -183,7 +195,7 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, ms *v1alpha1.Manag
 		res.reobserve = errors.Is(err, csms.ErrTransient) || errors.Is(err, csms.ErrAlreadyExists)
 		return step(err, "creating CSMS secret %q", name)
 	}
-	res.secret, res.created, res.versionID = sec, true, "v1" // CreateSecret stores the value as v1, SYSCURRENT
+	res.secret, res.created, res.versionID, res.writtenValue = sec, true, "v1", in.Value // CreateSecret stores the value as v1, SYSCURRENT
 	logf.FromContext(ctx).Info("Created secret", "secretName", name, "secretID", sec.ID)
 	r.event(ms, corev1.EventTypeNormal, EventCreated, "Create", "Created CSMS secret %q (%s)", name, sec.SecretType)
 	return nil

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,6 +59,9 @@ const (
 	EventRetained          = "Retained"
 	EventNotDeleted        = "NotDeleted"
 	EventVersionChanged    = "VersionChanged"
+	EventTargetWritten     = "TargetWritten"
+	EventWorkloadRestarted = "WorkloadRestarted"
+	EventWorkloadNotFound  = "WorkloadNotFound"
 )
 
 // Field indexes on ManagedSecret used to map watched objects to the resources that
@@ -66,6 +71,8 @@ const (
 	sourceSecretIndex = "csms.spec.value.secretName"
 	// providerConfigIndex: "<kind>/<name>" of the provider config.
 	providerConfigIndex = "csms.spec.providerConfigRef"
+	// targetSecretIndex: the name of the target Secret (same namespace).
+	targetSecretIndex = "csms.spec.target.name"
 )
 
 // DefaultReplicaPollInterval is how soon a resource is looked at again while a replica
@@ -92,6 +99,13 @@ type ManagedSecretReconciler struct {
 	// SpreadFirstChecks spreads the first cloud read of in-sync resources after a start
 	// over their resync interval (see spreadFirstCheck). The manager sets it.
 	SpreadFirstChecks bool
+	// EnableTargets lets spec.target write Secrets and restart workloads; without it
+	// such resources are TargetsDisabled (the manager then lacks the permissions).
+	EnableTargets bool
+	// RestartLimiter bounds workload restarts across all resources (nil: unbounded).
+	RestartLimiter *rate.Limiter
+	// SecretMeta reads Secret metadata (the manager's cache); defaults to APIReader.
+	SecretMeta client.Reader
 
 	// seen holds the UIDs this process has reconciled since it started.
 	seen sync.Map
@@ -164,7 +178,8 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 func (r *ManagedSecretReconciler) planAndAct(ctx context.Context, ms *v1alpha1.ManagedSecret, obs *observation) (plan, actResult) {
 	p := planChanges(ms, obs)
 	if ms.Observing() {
-		return p, actResult{secret: obs.secret}
+		p = p.observed()
+		return p, r.act(ctx, ms, obs, p)
 	}
 	if p.writesCloudSecret() && obs.tags == nil {
 		if err := r.proveOwnership(ctx, ms, obs); err != nil {
@@ -194,12 +209,44 @@ func (r *ManagedSecretReconciler) requeue(ctx context.Context, ms *v1alpha1.Mana
 		// The value of a restored secret is compared in the next pass.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	if res.deferred > 0 {
+		return ctrl.Result{RequeueAfter: res.deferred}, nil
+	}
 	if res.secret != nil {
 		if _, syncing := replicaState(ms, res.secret); syncing {
 			return ctrl.Result{RequeueAfter: r.replicaPoll()}, nil
 		}
 	}
-	return ctrl.Result{RequeueAfter: r.resync(ms)}, nil
+	d := r.resync(ms)
+	if next, ok := rotationCheck(ms, res.secret, time.Now()); ok && next < d {
+		d = next
+	}
+	return ctrl.Result{RequeueAfter: d}, nil
+}
+
+// Rotation follow-up of a kept target: CSMS rotates at nextRotationTime, and the target
+// Secret should have the new value seconds later, not a resync later. The pass after that
+// time polls briefly until the version moves, then gives up quietly until the resync.
+const (
+	rotationSlack      = 2 * time.Second
+	rotationPoll       = 5 * time.Second
+	rotationPollWindow = 2 * time.Minute
+)
+
+// rotationCheck says how soon to look again for a CSMS rotation, for a resource that
+// keeps a target of a secret CSMS rotates.
+func rotationCheck(ms *v1alpha1.ManagedSecret, sec *csms.Secret, now time.Time) (time.Duration, bool) {
+	if ms.Spec.Target == nil || sec == nil || !sec.AutoRotation || sec.NextRotationTime.IsZero() {
+		return 0, false
+	}
+	until := sec.NextRotationTime.Sub(now)
+	switch {
+	case until > 0:
+		return until + rotationSlack, true
+	case -until < rotationPollWindow:
+		return rotationPoll, true
+	}
+	return 0, false
 }
 
 // report emits the Events a pass owes its users beyond the writes act reported: a
@@ -253,6 +300,14 @@ func inSync(ms *v1alpha1.ManagedSecret) bool {
 		}
 	}
 	return true
+}
+
+// secretMeta is where Secret metadata is read: the cache when the manager runs.
+func (r *ManagedSecretReconciler) secretMeta() client.Reader {
+	if r.SecretMeta != nil {
+		return r.SecretMeta
+	}
+	return r.APIReader
 }
 
 // forget drops what the reconciler remembers of a resource that is gone.

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/csms"
 	"github.com/csms-operator/csms-operator/internal/emulator"
@@ -440,15 +442,20 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 	canary2 := "CANARY-two-" + randSuffix()
 	canaryBin := "CANARY-bin-" + randSuffix()
 	newSource(t, ns, "src", map[string]string{"password": canary1, "bin": canaryBin})
-	one := newManagedSecret(t, ns, "canary", nil)
+	// Every value also goes through a target Secret, the one place it may be written.
+	one := newManagedSecret(t, ns, "canary", withTarget("canary-out"))
 	whole := newManagedSecret(t, ns, "canary-whole", func(m *v1alpha1.ManagedSecret) {
 		m.Spec.Value = &v1alpha1.SecretValueSource{SecretRef: &v1alpha1.LocalSecretReference{Name: "src"}}
+		m.Spec.Target = &v1alpha1.SecretTarget{Name: "canary-whole-out", Template: &v1alpha1.TargetTemplate{
+			Data: map[string]string{"url": "db://{{ .JSON.password }}", "bad": "{{ .JSON.password | b64enc }}"}}}
 	})
 	bin := newManagedSecret(t, ns, "canary-bin", func(m *v1alpha1.ManagedSecret) {
 		m.Spec.Value = &v1alpha1.SecretValueSource{BinarySecretKeyRef: &v1alpha1.SecretKeySelector{Name: "src", Key: "bin"}}
+		withTarget("canary-bin-out")(m)
 	})
 	gen := newManagedSecret(t, ns, "canary-gen", func(m *v1alpha1.ManagedSecret) {
 		m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{Length: 40}}
+		withTarget("canary-gen-out")(m)
 	})
 	all := []*v1alpha1.ManagedSecret{one, whole, bin, gen}
 	for _, ms := range all {
@@ -484,6 +491,11 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 		})
 	}
 
+	waitTarget(t, ns, "canary-out", "value", canary2)
+	waitTarget(t, ns, "canary-whole-out", "url", "db://"+canary2)
+	waitTarget(t, ns, "canary-bin-out", "value", canaryBin)
+	waitTarget(t, ns, "canary-gen-out", "value", generated)
+
 	secrets := map[string]string{"canary1": canary1, "canary2": canary2, "binary canary": canaryBin, "generated value": generated}
 	for what, v := range maps.Clone(secrets) {
 		secrets[what+" (base64)"] = base64.StdEncoding.EncodeToString([]byte(v))
@@ -510,6 +522,19 @@ func TestCanaryValueAbsentFromLogsEventsStatus(t *testing.T) {
 			if strings.Contains(text, v) {
 				t.Errorf("event %s contains the %s", e.Reason, what)
 			}
+		}
+	}
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText := fmt.Sprint(families)
+	if !strings.Contains(metricsText, "csms_operator_target_writes_total") {
+		t.Fatal("the target metrics are not registered")
+	}
+	for what, v := range secrets {
+		if strings.Contains(metricsText, v) {
+			t.Errorf("the metrics contain the %s", what)
 		}
 	}
 	for _, ms := range all {

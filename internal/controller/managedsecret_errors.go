@@ -74,6 +74,9 @@ var stalledReasons = map[string]bool{
 	v1alpha1.ReasonInvalidSpec:            true,
 	v1alpha1.ReasonVersionLimitReached:    true,
 	v1alpha1.ReasonEnvironmentNotAllowed:  true,
+	v1alpha1.ReasonTargetConflict:         true,
+	v1alpha1.ReasonTemplateError:          true,
+	v1alpha1.ReasonTargetsDisabled:        true,
 }
 
 // classifyOrNil is classify for a failure that may be nil.

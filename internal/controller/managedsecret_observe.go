@@ -38,6 +38,7 @@ type observation struct {
 	versionID string
 
 	source sourceObservation
+	out    targetObservation
 }
 
 // sourceObservation is what a pass knows of spec.value.
@@ -108,9 +109,13 @@ func (r *ManagedSecretReconciler) observe(ctx context.Context, ms *v1alpha1.Mana
 	r.observeSource(ctx, ms, obs)
 	if obs.secret != nil && !obs.source.compared {
 		// Comparing the source read the current version already.
-		if err := observeVersion(ctx, ms, obs); err != nil {
+		if err := observeVersion(ctx, ms, obs, r.EnableTargets && ms.Spec.Target != nil); err != nil {
 			obs.err = err
+			return obs
 		}
+	}
+	if err := r.observeTarget(ctx, ms, obs); err != nil {
+		obs.err = err
 	}
 	return obs
 }
@@ -242,12 +247,14 @@ func (r *ManagedSecretReconciler) ownerExists(ctx context.Context, tag string) (
 // pass (update_time or the rotation times changed), or when status does not know it yet
 // for a secret this resource owns, so status never shows a version that is no longer
 // current. A secret pending deletion has no readable stage.
-func observeVersion(ctx context.Context, ms *v1alpha1.ManagedSecret, obs *observation) error {
+func observeVersion(ctx context.Context, ms *v1alpha1.ManagedSecret, obs *observation, keepsTarget bool) error {
 	sec := obs.secret
 	if sec.State == csms.StatePendingDelete || !readable(ms, obs) {
 		return nil
 	}
-	if !cloudMoved(&ms.Status, sec) && ms.Status.CurrentVersionID != "" {
+	// A kept target follows SYSCURRENT, so its stage is read on every pass (two reads per
+	// resync instead of one); otherwise only when the cloud moved.
+	if !keepsTarget && !cloudMoved(&ms.Status, sec) && ms.Status.CurrentVersionID != "" {
 		return nil
 	}
 	vid, err := obs.client.CurrentVersionID(ctx, sec.Name)

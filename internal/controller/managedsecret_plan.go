@@ -31,6 +31,10 @@ const (
 	updateSecret
 	createReplica
 	putValue
+	// writeTarget creates or updates the target Secret (Kubernetes).
+	writeTarget
+	// restartWorkload sets the restarted-for annotation of a workload's pod template.
+	restartWorkload
 )
 
 // change is one step of a plan. Its String names the call and the fields it touches,
@@ -48,6 +52,8 @@ type change struct {
 	replica v1alpha1.ReplicaSpec
 	// what: the value source, for createSecret and putValue.
 	what string
+	// workload restarted by restartWorkload.
+	workload v1alpha1.WorkloadReference
 }
 
 func (c change) String() string {
@@ -74,6 +80,10 @@ func (c change) String() string {
 		return "CreateReplica: region " + c.replica.Region
 	case putValue:
 		return "CreateSecretVersion: " + c.what + " changed"
+	case writeTarget:
+		return "Write Secret: spec.target (the current version)"
+	case restartWorkload:
+		return fmt.Sprintf("Patch %s %s: spec.template.metadata.annotations[%s]", c.workload.Kind, c.workload.Name, v1alpha1.AnnotationRestartedFor)
 	}
 	return fmt.Sprintf("change %d", c.kind)
 }
@@ -81,10 +91,15 @@ func (c change) String() string {
 // writesCloudSecret reports whether the change writes to a secret that exists.
 func (c change) writesCloudSecret() bool {
 	switch c.kind {
-	case markCreatePending, addFinalizer, clearCreatePending, createSecret:
+	case markCreatePending, addFinalizer, clearCreatePending, createSecret, writeTarget, restartWorkload:
 		return false
 	}
 	return true
+}
+
+// has reports whether the plan holds a change of that kind.
+func (p plan) has(kind changeKind) bool {
+	return slices.ContainsFunc(p.changes, func(c change) bool { return c.kind == kind })
 }
 
 // plan is the ordered list of changes one pass makes, or the refusal that stops it.
@@ -94,6 +109,37 @@ type plan struct {
 	// forbids it). With Observe, a refusal of what Manage would do is in manageRefusal.
 	refusal       *conditionError
 	manageRefusal *conditionError
+	// targetRefusal: the target Secret may not be written (conflict, template error,
+	// targets disabled); the cloud secret is not affected.
+	targetRefusal *conditionError
+	// shown, with Observe, is the plan Manage would carry out (status.plannedChanges);
+	// changes are then only the target's, which Observe does make (Kubernetes writes).
+	shown []change
+}
+
+// manageChanges are the changes an Observe pass shows: what Manage would do to the cloud
+// secret and the resource.
+func (p plan) manageChanges() []change {
+	var out []change
+	for _, c := range p.shown {
+		if c.kind != writeTarget && c.kind != restartWorkload {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// observed is the plan an Observe pass carries out: only the target's changes; the rest
+// is shown.
+func (p plan) observed() plan {
+	out := p
+	out.shown, out.changes = p.changes, nil
+	for _, c := range p.changes {
+		if c.kind == writeTarget || c.kind == restartWorkload {
+			out.changes = append(out.changes, c)
+		}
+	}
+	return out
 }
 
 // writesCloudSecret reports whether the plan writes to an existing cloud secret.
@@ -113,6 +159,13 @@ func policyOf(t *provider.Target) v1alpha1.ProviderPolicy {
 // planChanges decides, from the spec and what the pass observed only, what Manage does
 // next. It is the same with Observe, which shows it instead of carrying it out.
 func planChanges(ms *v1alpha1.ManagedSecret, obs *observation) plan {
+	p := planCloud(ms, obs)
+	planTarget(ms, obs, &p)
+	return p
+}
+
+// planCloud plans the changes to the cloud secret.
+func planCloud(ms *v1alpha1.ManagedSecret, obs *observation) plan {
 	if obs.err != nil {
 		return plan{} // the cloud's state is unknown
 	}

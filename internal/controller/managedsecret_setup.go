@@ -68,6 +68,14 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	}); err != nil {
 		return fmt.Errorf("indexing ManagedSecrets by source Secret: %w", err)
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.ManagedSecret{}, targetSecretIndex, func(o client.Object) []string {
+		if ms, ok := o.(*v1alpha1.ManagedSecret); ok && ms.Spec.Target != nil {
+			return []string{ms.Spec.Target.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing ManagedSecrets by target Secret: %w", err)
+	}
 	if err := idx.IndexField(ctx, &v1alpha1.ManagedSecret{}, providerConfigIndex, func(o client.Object) []string {
 		ms, ok := o.(*v1alpha1.ManagedSecret)
 		if !ok {
@@ -94,8 +102,23 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Complete(r)
 }
 
+// forSecret maps a Secret event to the resources that read their value from it, and to
+// the one that keeps it as its target, unless the event is that resource's own write
+// (the resourceVersion status recorded).
 func (r *ManagedSecretReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
-	return r.list(ctx, client.InNamespace(s.GetNamespace()), client.MatchingFields{sourceSecretIndex: s.GetName()})
+	reqs := r.list(ctx, client.InNamespace(s.GetNamespace()), client.MatchingFields{sourceSecretIndex: s.GetName()})
+	var l v1alpha1.ManagedSecretList
+	if err := r.Client.List(ctx, &l, client.InNamespace(s.GetNamespace()), client.MatchingFields{targetSecretIndex: s.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a target Secret")
+		return reqs
+	}
+	for i := range l.Items {
+		if st := l.Items[i].Status.Target; st != nil && st.ResourceVersion == s.GetResourceVersion() && s.GetDeletionTimestamp() == nil {
+			continue
+		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l.Items[i])})
+	}
+	return reqs
 }
 
 func (r *ManagedSecretReconciler) forProviderConfig(ctx context.Context, pc client.Object) []reconcile.Request {

@@ -122,6 +122,8 @@ func passFailure(obs *observation, p plan, res actResult) error {
 		return p.refusal
 	case res.err != nil:
 		return res.err
+	case p.targetRefusal != nil:
+		return p.targetRefusal
 	case obs.source.err != nil:
 		return obs.source.err
 	}
@@ -167,9 +169,10 @@ func computeStatus(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res act
 		clearCloudStatus(&st)
 	}
 
+	st.Target = targetStatusOf(ms, obs, p, res)
 	st.PlannedChanges = nil
 	if ms.Observing() {
-		for _, c := range p.changes {
+		for _, c := range p.manageChanges() {
 			st.PlannedChanges = append(st.PlannedChanges, c.String())
 		}
 	}
@@ -265,6 +268,16 @@ func readyCondition(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res ac
 			"CSMS reports secret %q as %s; enable it in CSMS to use it", name, sec.State)
 	}
 
+	if tr := p.targetRefusal; tr != nil {
+		return ready(metav1.ConditionFalse, tr.reason, "%s", tr.message)
+	}
+	if pending := pendingTarget(p, res); len(pending) > 0 && ms.Observing() {
+		msg := fmt.Sprintf("target Secret %q does not hold the current version yet", ms.Spec.Target.Name)
+		if o != nil {
+			msg += "; last failure: " + o.message
+		}
+		return ready(metav1.ConditionFalse, v1alpha1.ReasonUpdating, "%s", msg)
+	}
 	if !ms.Observing() {
 		if pending := pendingChanges(p, res, obs); len(pending) > 0 {
 			if o != nil && o.stalled {
@@ -292,7 +305,7 @@ func readyCondition(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res ac
 		return ready(metav1.ConditionFalse, v1alpha1.ReasonReplicasSyncing, "CSMS secret %q is available; replicas are still syncing", name)
 	case ms.Observing():
 		msg := fmt.Sprintf("CSMS secret %q is available and observed (managementPolicy: Observe); nothing is written to it", name)
-		if n := len(p.changes); n > 0 {
+		if n := len(p.manageChanges()); n > 0 {
 			msg += fmt.Sprintf("; Manage would make %d change(s), listed in status.plannedChanges", n)
 		}
 		if p.manageRefusal != nil {
@@ -309,12 +322,25 @@ func readyCondition(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res ac
 func pendingChanges(p plan, res actResult, obs *observation) []string {
 	var out []string
 	for _, c := range p.changes[res.done:] {
-		out = append(out, c.String())
+		if c.kind != restartWorkload { // restarts follow the Secret; they do not make it wrong
+			out = append(out, c.String())
+		}
 	}
 	src := obs.source
 	if src.set && obs.secret != nil && !res.created && src.valuePending() && !applied(p, res, putValue) && !errors.Is(src.err, source.ErrNotFound) &&
 		!slices.ContainsFunc(p.changes[res.done:], func(c change) bool { return c.kind == putValue }) {
 		out = append(out, "CreateSecretVersion: "+src.identity+" changed")
+	}
+	return out
+}
+
+// pendingTarget is the target write a pass left undone.
+func pendingTarget(p plan, res actResult) []string {
+	var out []string
+	for _, c := range p.changes[res.done:] {
+		if c.kind == writeTarget {
+			out = append(out, c.String())
+		}
 	}
 	return out
 }

@@ -137,7 +137,7 @@ func TestComputeStatusConditions(t *testing.T) {
 			syncReason: v1alpha1.ReasonReconcileSuccess, readyMsgHas: "FROZEN"}},
 		{name: "observe shows its plan and is Ready", c: ownedPass(func(c *statusCase) {
 			c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
-			c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description"}}}}
+			c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description"}}}}.observed()
 		}), want: want{ready: metav1.ConditionTrue, readyReason: v1alpha1.ReasonAvailable, synced: metav1.ConditionTrue,
 			syncReason: v1alpha1.ReasonReconcileSuccess, readyMsgHas: "1 change(s)"}},
 		{name: "observe of a missing secret", c: ownedPass(func(c *statusCase) {
@@ -229,7 +229,7 @@ func TestComputeStatusFollowsTheCloud(t *testing.T) {
 	// Observe lists the plan; Manage does not.
 	c = ownedPass(func(c *statusCase) {
 		c.ms.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
-		c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description", "rotation.enabled"}}, {kind: putValue, what: "secretKeyRef:src/password"}}}
+		c.p = plan{changes: []change{{kind: updateSecret, fields: []string{"description", "rotation.enabled"}}, {kind: putValue, what: "secretKeyRef:src/password"}}}.observed()
 	})
 	want := []string{"UpdateSecret: description, rotation.enabled", "CreateSecretVersion: secretKeyRef:src/password changed"}
 	if diff := cmp.Diff(want, computeStatus(c.ms, c.obs, c.p, c.res).PlannedChanges); diff != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -943,5 +944,58 @@ func TestUnitRestartSpreadsFirstChecks(t *testing.T) {
 	}
 	if got.Status.CurrentVersionID != "v2" {
 		t.Errorf("a source changed during the restart was not pushed at once (version %q)", got.Status.CurrentVersionID)
+	}
+}
+
+// TestUnitTargetsDisabled: with --enable-targets=false a resource asking for a target is
+// TargetsDisabled (Stalled), and no Secret is written.
+func TestUnitTargetsDisabled(t *testing.T) {
+	cloud := &fakeCSMS{GetSecretFn: func(string) (*csms.Secret, error) { return cloudSecret(), nil }}
+	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) { m.Spec.Target = &v1alpha1.SecretTarget{Name: "out"} })
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonTargetsDisabled)
+	assertCondition(t, got, v1alpha1.ConditionTypeStalled, metav1.ConditionTrue, v1alpha1.ReasonTargetsDisabled)
+	if err := u.kube.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "out"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a target Secret was written with targets disabled: %v", err)
+	}
+}
+
+// TestUnitRestartsAreRateLimited: when the restart rate is used up, the pass writes the
+// target, defers the restart (no failure) and comes back when a restart may go.
+func TestUnitRestartsAreRateLimited(t *testing.T) {
+	cloud := &fakeCSMS{
+		GetSecretFn:        func(string) (*csms.Secret, error) { return cloudSecret(), nil },
+		CurrentVersionIDFn: func(string) (string, error) { return "v2", nil },
+		GetCurrentValueFn:  func(string) (csms.Value, string, error) { return csms.StringValue("rotated"), "v2", nil },
+	}
+	u := settled(t, cloud, func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Target = &v1alpha1.SecretTarget{Name: "out", RolloutRestart: []v1alpha1.WorkloadReference{{Kind: v1alpha1.WorkloadKindDeployment, Name: "api"}}}
+	})
+	cur := &v1alpha1.ManagedSecret{}
+	_ = u.kube.Get(context.Background(), u.key, cur)
+	cur.Status.Target = &v1alpha1.TargetStatus{Name: "out", VersionID: "v1", RestartedVersionID: "v1", ResourceVersion: "1"}
+	if err := u.kube.Status().Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	u.r.EnableTargets = true
+	u.r.RestartLimiter = rate.NewLimiter(rate.Every(time.Hour), 1)
+	u.r.RestartLimiter.Allow() // the rate is used up
+	got := u.reconcile(t)
+	if u.err != nil {
+		t.Fatal(u.err)
+	}
+	s := &corev1.Secret{}
+	if err := u.kube.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "out"}, s); err != nil || string(s.Data["value"]) != "rotated" {
+		t.Fatalf("target Secret not written before the deferred restart: %v", err)
+	}
+	if st := got.Status.Target; st.VersionID != "v2" || st.RestartedVersionID != "v1" {
+		t.Errorf("status.target = %+v, want v2 written and the restart for it still due", st)
+	}
+	assertCondition(t, got, v1alpha1.ConditionTypeSynced, metav1.ConditionTrue, v1alpha1.ReasonReconcileSuccess)
+	if d := u.result.RequeueAfter; d < 50*time.Minute || d > time.Hour {
+		t.Errorf("RequeueAfter = %v, want about the limiter's wait", d)
 	}
 }

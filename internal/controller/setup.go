@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,7 +31,21 @@ type Options struct {
 	AllowNamespacedEnvironmentCredentials bool
 	// ProviderOptions are extra resolver options (tests use them to count client builds).
 	ProviderOptions []provider.Option
+	// EnableTargets lets spec.target write Secrets and restart workloads (the manager then
+	// needs the manager-targets-role).
+	EnableTargets bool
+	// WorkloadRestartQPS and WorkloadRestartBurst bound workload restarts across all
+	// resources (0: DefaultWorkloadRestartQPS / DefaultWorkloadRestartBurst).
+	WorkloadRestartQPS   float64
+	WorkloadRestartBurst int
 }
+
+// Defaults of the workload restart rate: a rotation of many secrets at once restarts
+// their workloads over a few minutes instead of all at the same moment.
+const (
+	DefaultWorkloadRestartQPS   = 1.0
+	DefaultWorkloadRestartBurst = 5
+)
 
 // ClientOptions are the manager client options the controllers rely on. Secret data is
 // never cached: Secrets are watched as metadata only and their values read with a direct
@@ -103,6 +119,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		ReplicaPollInterval:     o.ReplicaPollInterval,
 		SpreadFirstChecks:       true,
+		EnableTargets:           o.EnableTargets,
+		RestartLimiter:          rate.NewLimiter(rate.Limit(cmp.Or(o.WorkloadRestartQPS, DefaultWorkloadRestartQPS)), cmp.Or(o.WorkloadRestartBurst, DefaultWorkloadRestartBurst)),
+		SecretMeta:              mgr.GetCache(),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ManagedSecret controller: %w", err)
 	}

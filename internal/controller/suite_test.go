@@ -137,6 +137,8 @@ func runSuite(m *testing.M) int {
 		MaxConcurrentReconciles: 4,
 		ReplicaPollInterval:     time.Second,
 		CSMSTimeout:             10 * time.Second,
+		EnableTargets:           true,
+		WorkloadRestartQPS:      100,
 	}); err != nil {
 		fmt.Fprintf(os.Stderr, "setup controllers: %v\n", err)
 		cancel()
