@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
+	"github.com/csms-operator/csms-operator/internal/eventrec"
 )
 
 // The Kubernetes-side ceiling: the same creates the converge phase makes, plus, for each
@@ -49,9 +50,9 @@ const (
 	replayMetaPatch replayKind = iota
 	replayMetaUpdate
 	replayFinalizersUpdate
+	replayEventCreate
 	replayStatusPatch
 	replayStatusUpdate
-	replayEventCreate
 )
 
 // replayStep is one kind of write and how many of it a resource gets: total over all
@@ -72,8 +73,9 @@ func (s replayStep) countFor(i, n int) int {
 }
 
 // planReplay splits the measured writes into the steps the ceiling replays, in the order
-// a pass makes them (metadata, status, then the Events the sink sends afterwards), and
-// the writes it cannot replay (not of a ManagedSecret nor an Event).
+// a pass makes them (metadata; the Events, handed to the event workers as the operator
+// hands them to its sink during the pass; status last), and the writes it cannot replay
+// (not of a ManagedSecret nor an Event).
 func planReplay(mix ReqCounts) (steps []replayStep, skipped ReqCounts) {
 	skipped = ReqCounts{}
 	keys := make([]ReqKey, 0, len(mix))
@@ -224,9 +226,16 @@ func (t replayTemplates) eventBody(group string, obj *unstructured.Unstructured,
 	return &unstructured.Unstructured{Object: ev}
 }
 
+// replayEvent is an Event queued for the event workers.
+type replayEvent struct {
+	key ReqKey
+	ev  *unstructured.Unstructured
+}
+
 // replayOne makes one resource's share of the steps, each on the object the previous
-// write returned.
-func (r *runner) replayOne(ctx context.Context, c client.Client, obj *unstructured.Unstructured, i int, steps []replayStep) error {
+// write returned. Events go to the event workers: the operator's reconcile does not wait
+// for its Events either (internal/eventrec).
+func (r *runner) replayOne(ctx context.Context, c client.Client, obj *unstructured.Unstructured, i int, steps []replayStep, eventQ chan<- replayEvent) error {
 	n := r.cfg.N
 	metaTotal, statusTotal := 0, 0
 	for _, s := range steps {
@@ -257,7 +266,11 @@ func (r *runner) replayOne(ctx context.Context, c client.Client, obj *unstructur
 				}
 			case replayEventCreate:
 				events++
-				err = c.Create(ctx, r.templates.eventBody(s.key.Group, obj, events))
+				select {
+				case eventQ <- replayEvent{key: s.key, ev: r.templates.eventBody(s.key.Group, obj, events)}:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("replaying %s on %s/%s: %w", s.key, obj.GetNamespace(), obj.GetName(), err)
@@ -338,10 +351,10 @@ func (r *runner) ceilingRun(ctx context.Context) error {
 		obj *unstructured.Unstructured
 	}
 	work := make(chan created, len(r.items))
-	r.logf("ceiling: creating %d ManagedSecrets and replaying %s per resource with %d workers", len(r.items), r.mix.perResourceString(r.cfg.N), r.cfg.Concurrency)
+	r.logf("ceiling: creating %d ManagedSecrets and replaying %s per resource with %d workers (and %d for Events)", len(r.items), r.mix.perResourceString(r.cfg.N), r.cfg.Concurrency, eventrec.DefaultWorkers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, r.cfg.Concurrency+1)
+	errs := make(chan error, r.cfg.Concurrency+eventrec.DefaultWorkers+1)
 	start := time.Now()
 	go func() {
 		defer close(work)
@@ -363,13 +376,30 @@ func (r *runner) ceilingRun(ctx context.Context) error {
 			errs <- err
 		}
 	}()
+	eventQ := make(chan replayEvent, eventrec.DefaultQueueSize)
 	for w := 0; w < r.cfg.Concurrency; w++ {
 		go func() {
 			for cr := range work {
-				if err := r.replayOne(ctx, c, cr.obj, cr.i, steps); err != nil {
+				if err := r.replayOne(ctx, c, cr.obj, cr.i, steps, eventQ); err != nil {
 					errs <- err
 					cancel()
 					return
+				}
+			}
+		}()
+	}
+	for w := 0; w < eventrec.DefaultWorkers; w++ {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-eventQ:
+					if err := c.Create(ctx, e.ev); err != nil {
+						errs <- fmt.Errorf("replaying %s: %w", e.key, err)
+						cancel()
+						return
+					}
 				}
 			}
 		}()
