@@ -210,12 +210,16 @@ BENCH_QPS ?= 100
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: envtest ## Benchmark N ManagedSecrets at Q req/s (BENCH_N=1000 BENCH_QPS=100); table + .local/bench/result.json.
+bench: envtest ## Benchmark N ManagedSecrets at Q req/s (BENCH_N=1000 BENCH_QPS=100); table + .local/bench/{result.json,ready.svg}.
 	go run ./test/bench/cmd/bench -n $(BENCH_N) -qps $(BENCH_QPS) $(BENCH_FLAGS)
 
 .PHONY: bench-smoke
 bench-smoke: envtest ## Quick benchmark (N=50) so the harness cannot rot; writes .local/bench-smoke/result.json.
 	go run ./test/bench/cmd/bench -n 50 -qps $(BENCH_QPS) -source-updates 20 -dir .local/bench-smoke -timeout 10m
+
+.PHONY: bench-failover
+bench-failover: envtest ## Leader failover after SIGKILL/SIGTERM of the leader, default and short leases; .local/bench-failover/failover.json.
+	go run ./test/bench/cmd/bench -failover $(BENCH_FLAGS)
 
 ##@ Documentation
 

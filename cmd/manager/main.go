@@ -20,6 +20,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -54,6 +55,9 @@ func main() {
 		probeAddr            string
 		enableLeaderElection bool
 		leaderElectionNS     string
+		leaseDuration        time.Duration
+		renewDeadline        time.Duration
+		retryPeriod          time.Duration
 		secureMetrics        bool
 		enableHTTP2          bool
 		metricsCertPath      string
@@ -76,6 +80,15 @@ func main() {
 	// tests run the binary as a process) it must be named.
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader-election Lease; default: the pod's own namespace.")
+	// The defaults are controller-runtime's. A shorter lease fails over faster after a
+	// crash but renews more often and tolerates less clock skew and API latency; see
+	// docs/install.md#leader-election.
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a standby waits after the leader's last renewal before it takes over the Lease.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps retrying to renew before it gives up leadership (and exits).")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"How often the leader renews and a standby tries to acquire the Lease.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with authentication and authorization. Use --metrics-secure=false for HTTP.")
 	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "The directory that contains the metrics server certificate.")
@@ -103,6 +116,11 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	if err := validateLeaderElection(enableLeaderElection, leaseDuration, renewDeadline, retryPeriod); err != nil {
+		setupLog.Error(err, "Invalid leader-election flags")
+		os.Exit(1)
+	}
 
 	// In a container with a memory limit, let the garbage collector work harder near it
 	// rather than be killed (GOMEMLIMIT, when set, wins).
@@ -136,6 +154,13 @@ func main() {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "csms-operator.csms-operator.io",
 		LeaderElectionNamespace: leaderElectionNS,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
+		// On SIGTERM the leader clears the Lease once its controllers have stopped, so a
+		// standby takes over at its next retry instead of waiting out the lease. Safe
+		// because main returns as soon as Start does: nothing runs after the release.
+		LeaderElectionReleaseOnCancel: true,
 		// Secret data is never cached (see controller.ClientOptions).
 		Client: controller.ClientOptions(),
 		Cache:  controller.CacheOptions(),
@@ -174,4 +199,21 @@ func main() {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)
 	}
+}
+
+// validateLeaderElection checks the order client-go's leader elector requires, so a bad
+// combination is refused at start with the flag names rather than after the manager has
+// begun: lease > renew deadline > 1.2 × retry period > 0.
+func validateLeaderElection(enabled bool, lease, renew, retry time.Duration) error {
+	switch {
+	case !enabled:
+		return nil
+	case retry <= 0:
+		return fmt.Errorf("--leader-elect-retry-period must be positive, got %s", retry)
+	case renew <= time.Duration(1.2*float64(retry)):
+		return fmt.Errorf("--leader-elect-renew-deadline (%s) must be more than 1.2 × --leader-elect-retry-period (%s)", renew, retry)
+	case lease <= renew:
+		return fmt.Errorf("--leader-elect-lease-duration (%s) must be more than --leader-elect-renew-deadline (%s)", lease, renew)
+	}
+	return nil
 }

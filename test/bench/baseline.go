@@ -74,6 +74,9 @@ type BaselineResult struct {
 	// Throttled counts 429 answers that had to be retried (the client-side limiter keeps
 	// this near zero; it is reported so a mismatch of limits shows).
 	Throttled int64
+	// Done holds, for each secret, when its tag call returned, counted from the start: the
+	// baseline's counterpart of a ManagedSecret turning Ready.
+	Done []time.Duration
 }
 
 // RunBaseline is the physical limit of the work: for each item, the two calls any correct
@@ -98,6 +101,8 @@ func RunBaseline(ctx context.Context, endpoint string, shards []Shard, items []I
 		}
 	}
 	var throttled atomic.Int64
+	var doneMu sync.Mutex
+	done := make([]time.Duration, 0, len(items))
 	// call runs one SDK call under the shard's limiter, retrying 429 (bounded).
 	call := func(ctx context.Context, shard int, fn func() error) error {
 		for attempt := 0; ; attempt++ {
@@ -134,6 +139,9 @@ func RunBaseline(ctx context.Context, endpoint string, shards []Shard, items []I
 					cancel()
 					return
 				}
+				doneMu.Lock()
+				done = append(done, time.Since(start))
+				doneMu.Unlock()
 			}
 		}()
 	}
@@ -155,7 +163,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return BaselineResult{}, fmt.Errorf("baseline interrupted: %w", err)
 	}
-	return BaselineResult{Elapsed: elapsed, Throttled: throttled.Load()}, nil
+	return BaselineResult{Elapsed: elapsed, Throttled: throttled.Load(), Done: done}, nil
 }
 
 func baselineOne(ctx context.Context, c *csmsv1.CsmsClient, it Item, tags map[string]string, call func(func() error) error) error {

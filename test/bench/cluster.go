@@ -160,17 +160,25 @@ func createSources(ctx context.Context, c client.Client, items []Item) error {
 // createManagedSecrets creates one ManagedSecret per item. resync is long so that no
 // periodic resync falls into a measurement: the benchmark forces its resync cycles.
 func createManagedSecrets(ctx context.Context, c client.Client, items []Item, resync time.Duration) error {
-	return parallel(ctx, len(items), 16, func(ctx context.Context, i int) error {
-		it := items[i]
-		return createIgnoreExists(ctx, c, &v1alpha1.ManagedSecret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: it.Namespace, Name: it.Name},
-			Spec: v1alpha1.ManagedSecretSpec{
-				ProviderConfigRef: v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: fmt.Sprintf("bench-%d", it.Shard)},
-				Value:             &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: sourceName(it), Key: sourceKey}},
-				ResyncInterval:    &metav1.Duration{Duration: resync},
-			},
-		})
+	return parallel(ctx, len(items), createWorkers, func(ctx context.Context, i int) error {
+		return createIgnoreExists(ctx, c, newManagedSecret(items[i], resync))
 	})
+}
+
+// createWorkers is the harness's parallelism when it creates objects, as a user's
+// `kubectl apply` of many objects or a GitOps sync would.
+const createWorkers = 16
+
+// newManagedSecret is an item's ManagedSecret.
+func newManagedSecret(it Item, resync time.Duration) *v1alpha1.ManagedSecret {
+	return &v1alpha1.ManagedSecret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: it.Namespace, Name: it.Name},
+		Spec: v1alpha1.ManagedSecretSpec{
+			ProviderConfigRef: v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: fmt.Sprintf("bench-%d", it.Shard)},
+			Value:             &v1alpha1.SecretValueSource{SecretKeyRef: &v1alpha1.SecretKeySelector{Name: sourceName(it), Key: sourceKey}},
+			ResyncInterval:    &metav1.Duration{Duration: resync},
+		},
+	}
 }
 
 // annotateAll sets the resync annotation of every ManagedSecret to value (a merge patch
@@ -241,10 +249,35 @@ type readyTracker struct {
 	state   map[types.NamespacedName]string
 	changed chan struct{}
 	errs    atomic.Int64
+	// history is the Ready count after each change, with the time of the watch event.
+	history []readyAt
+	// watching is closed once the first watch is open: from then on a change is seen
+	// when it happens, not at the next list.
+	watching     chan struct{}
+	watchingOnce sync.Once
+}
+
+type readyAt struct {
+	at    time.Time
+	ready int
 }
 
 func newReadyTracker(c client.WithWatch) *readyTracker {
-	return &readyTracker{c: c, ready: map[types.NamespacedName]bool{}, state: map[types.NamespacedName]string{}, changed: make(chan struct{}, 1)}
+	return &readyTracker{c: c, ready: map[types.NamespacedName]bool{}, state: map[types.NamespacedName]string{}, changed: make(chan struct{}, 1), watching: make(chan struct{})}
+}
+
+// waitWatching waits until the tracker's watch is open. Right after the CRDs are applied
+// the list fails until the new resource is served; a phase that started its timer before
+// that would see every change at once at the next list.
+func (t *readyTracker) waitWatching(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-t.watching:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(timeout):
+		return fmt.Errorf("the watch of ManagedSecrets did not open within %s (%d failed attempts)", timeout, t.errs.Load())
+	}
 }
 
 func isReady(ms *v1alpha1.ManagedSecret) (bool, string) {
@@ -272,6 +305,7 @@ func (t *readyTracker) observe(ms *v1alpha1.ManagedSecret, deleted bool) {
 			t.nReady--
 		}
 		t.ready[key] = r
+		t.history = append(t.history, readyAt{at: time.Now(), ready: t.nReady})
 	}
 	if deleted {
 		delete(t.ready, key)
@@ -292,7 +326,7 @@ func (t *readyTracker) run(ctx context.Context) {
 		list := &v1alpha1.ManagedSecretList{}
 		if err := t.c.List(ctx, list); err != nil {
 			t.errs.Add(1)
-			sleepCtx(ctx, time.Second)
+			sleepCtx(ctx, 200*time.Millisecond)
 			continue
 		}
 		for i := range list.Items {
@@ -301,9 +335,10 @@ func (t *readyTracker) run(ctx context.Context) {
 		w, err := t.c.Watch(ctx, &v1alpha1.ManagedSecretList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion, AllowWatchBookmarks: true}})
 		if err != nil {
 			t.errs.Add(1)
-			sleepCtx(ctx, time.Second)
+			sleepCtx(ctx, 200*time.Millisecond)
 			continue
 		}
+		t.watchingOnce.Do(func() { close(t.watching) })
 		t.consume(ctx, w)
 		w.Stop()
 	}
@@ -331,6 +366,20 @@ func (t *readyTracker) consume(ctx context.Context, w watch.Interface) {
 			}
 		}
 	}
+}
+
+// series is the Ready count over [start, end] in seconds since start, for ready.svg.
+func (t *readyTracker) series(start, end time.Time) Series {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Series{Points: []Point{{T: 0, Ready: 0}}}
+	for _, h := range t.history {
+		if h.at.Before(start) || h.at.After(end) {
+			continue
+		}
+		s.Points = append(s.Points, Point{T: h.at.Sub(start).Seconds(), Ready: h.ready})
+	}
+	return s
 }
 
 // counts returns how many are Ready and a summary of the reasons of the others.

@@ -6,6 +6,10 @@
 // time to converge with the rate limit Q and unlimited, a bare SDK baseline doing the least
 // a correct operator must do (create with value, tag) at the same limit and concurrency,
 // cloud calls per secret from the emulator's admin counters, calls during forced resyncs,
-// source-change latency, and the manager's peak RSS and CPU time from /proc. See
+// source-change latency, and the manager's peak RSS and CPU time from /proc. From the
+// kube-apiserver's own request counters it takes the operator's Kubernetes writes per new
+// resource and per steady resync cycle, and a ceiling phase replays those writes with no
+// controller to show what the Kubernetes side allows; ready.svg draws Ready over time.
+// RunFailover measures leader failover with two manager processes. See
 // docs/performance.md for the method and recorded results.
 package bench

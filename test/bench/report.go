@@ -79,9 +79,28 @@ func PrintTable(out io.Writer, r *Result) {
 		row("  its calls at Q (N × calls/secret / Q)", fmt.Sprintf("%.2f s", r.CallBoundS), "", "")
 	}
 	if r.ConvergeUnlimitedS > 0 {
-		row("converge, unlimited", fmt.Sprintf("%.2f s", r.ConvergeUnlimitedS), "", "")
+		row("converge, unlimited", fmt.Sprintf("%.2f s (%.1f /s)", r.ConvergeUnlimitedS, r.UnlimitedPerS), "", "")
 	} else {
 		row("converge, unlimited", "not run", "", "")
+	}
+	if r.KubeWriteCeilingS > 0 {
+		row("ceiling: the same kube writes, no operator", fmt.Sprintf("%.2f s (%.1f /s)", r.KubeWriteCeilingS, r.KubeWriteCeilingPerS), "", "")
+		row("  its kube-apiserver writes per second", fmt.Sprintf("%.1f", r.KubeWriteCeilingWritesPerS), "", "")
+		if r.UnlimitedOfCeiling > 0 {
+			row("  unlimited rate / ceiling rate", fmt.Sprintf("%.2f", r.UnlimitedOfCeiling), "≥ 0.8", verdict(r.UnlimitedOfCeiling >= 0.8, true))
+		}
+	} else {
+		row("ceiling: the same kube writes, no operator", "not run", "", "")
+	}
+	if len(r.KubeWritesPerNewResource) > 0 {
+		total := 0.0
+		for _, v := range r.KubeWritesPerNewResource {
+			total += v
+		}
+		row("Kubernetes writes per new resource", fmt.Sprintf("%.2f", total), "", "")
+		for _, k := range sortedFloatKeys(r.KubeWritesPerNewResource) {
+			row("  "+k, fmt.Sprintf("%.2f", r.KubeWritesPerNewResource[k]), "", "")
+		}
 	}
 	if r.BaselineS > 0 {
 		row("baseline: SDK create+tag, same limit", fmt.Sprintf("%.2f s", r.BaselineS), "", "")
@@ -110,6 +129,10 @@ func PrintTable(out io.Writer, r *Result) {
 		reads += fmt.Sprintf(" (%d × 429)", r.SteadyThrottled)
 	}
 	row("steady state: reads / secret / resync", reads, "≤ 1", verdict(r.SteadyReadsPerSecretPerResync <= 1, r.SteadyCycles > 0))
+	row("steady state: Kubernetes writes / cycle", fmt.Sprintf("%.1f", r.SteadyKubeWrites), "0", verdict(r.SteadyKubeWrites == 0, r.SteadyCycles > 0))
+	for _, k := range sortedFloatKeys(r.SteadyKubeWritesByKind) {
+		row("  "+k, fmt.Sprintf("%.1f", r.SteadyKubeWritesByKind[k]), "", "")
+	}
 	row(fmt.Sprintf("source change → new version, p50 (%d)", r.SourceChangeUpdates-r.SourceChangeMissed), fmt.Sprintf("%.0f ms", r.SourceChangeP50Ms), "", "")
 	row("source change → new version, p99", fmt.Sprintf("%.0f ms", r.SourceChangeP99Ms), "≤ 2000 ms (idle)", verdict(r.SourceChangeP99Ms <= 2000 && r.SourceChangeMissed == 0, r.SourceChangeUpdates > 0))
 	row("manager peak RSS (VmHWM), rate-limited run", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB @ N=10k", rssVerdict(r))
@@ -126,6 +149,15 @@ func PrintTable(out io.Writer, r *Result) {
 		fmt.Fprintf(&w, "note: %s\n", n)
 	}
 	w.WriteString("\n")
+}
+
+func sortedFloatKeys(m map[string]float64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func rssVerdict(r *Result) string {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
 	"golang.org/x/time/rate"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/localenv"
@@ -38,8 +40,9 @@ type Config struct {
 	// Dir holds the environments, logs and result.json (default <root>/.local/bench).
 	Dir  string
 	Root string
-	// SkipUnlimited and SkipBaseline leave out those runs (for quick iterations).
-	SkipUnlimited, SkipBaseline bool
+	// SkipUnlimited, SkipBaseline and SkipCeiling leave out those runs (for quick
+	// iterations).
+	SkipUnlimited, SkipBaseline, SkipCeiling bool
 	// ConvergeTimeout bounds each wait for all Ready (0 = derived from N and QPS).
 	ConvergeTimeout time.Duration
 	// ManagerArgs are extra manager flags; ManagerEnv extra environment (e.g. GOMEMLIMIT).
@@ -74,6 +77,34 @@ type Result struct {
 	BaselineCallsPerSecret  map[string]float64 `json:"baseline_calls_per_secret"`
 	BaselineThrottled       int64              `json:"baseline_throttled"`
 
+	// UnlimitedPerS is N / converge_unlimited_s: new resources Ready per second without a
+	// CSMS limit.
+	UnlimitedPerS float64 `json:"unlimited_per_s"`
+	// KubeWritesPerNewResource is what the operator wrote to the kube-apiserver per new
+	// ManagedSecret ("verb resource[/subresource]" → count / N), from the apiserver's
+	// apiserver_request_total before and after convergence, less the harness's own
+	// requests, in the unlimited run (the rate-limited run when that is left out).
+	KubeWritesPerNewResource map[string]float64 `json:"kube_writes_per_new_resource"`
+	// KubeWritesPerNewResourceLimited is the same for the rate-limited run.
+	KubeWritesPerNewResourceLimited map[string]float64 `json:"kube_writes_per_new_resource_limited"`
+	// KubeReadsPerNewResource are the operator's GETs per new resource in the same window.
+	KubeReadsPerNewResource map[string]float64 `json:"kube_reads_per_new_resource"`
+	// KubeWriteCeilingS is the time the ceiling phase took: the same creates plus the
+	// operator's measured writes per resource, replayed with the manager's concurrency
+	// and no controller, from the first create to the N-th Ready seen by the watch.
+	KubeWriteCeilingS float64 `json:"kube_write_ceiling_s"`
+	// KubeWriteCeilingPerS is N / kube_write_ceiling_s, new resources per second: the
+	// Kubernetes side's ceiling for unlimited_per_s on this machine.
+	KubeWriteCeilingPerS float64 `json:"kube_write_ceiling_per_s"`
+	// KubeWriteCeilingWritesPerS is the ceiling phase's kube-apiserver writes per second
+	// (creates included).
+	KubeWriteCeilingWritesPerS float64 `json:"kube_write_ceiling_writes_per_s"`
+	// KubeWriteCeilingReplayed is what the ceiling phase wrote per resource, measured the
+	// same way, so its fidelity to kube_writes_per_new_resource can be checked.
+	KubeWriteCeilingReplayed map[string]float64 `json:"kube_write_ceiling_writes_per_resource"`
+	// UnlimitedOfCeiling is unlimited_per_s / kube_write_ceiling_per_s.
+	UnlimitedOfCeiling float64 `json:"unlimited_of_ceiling"`
+
 	SteadyMethod                  string  `json:"steady_method"`
 	SteadyCycles                  int     `json:"steady_cycles"`
 	SteadyWrites                  int     `json:"steady_writes"`
@@ -82,6 +113,14 @@ type Result struct {
 	// SteadyThrottled are the reads among SteadyReads that were answered 429 and retried.
 	SteadyThrottled int    `json:"steady_throttled"`
 	SteadyCalls     string `json:"steady_calls"`
+	// SteadyKubeWrites is the operator's Kubernetes writes per forced resync cycle (all
+	// resources together), from apiserver_request_total, less the harness's own writes.
+	SteadyKubeWrites float64 `json:"steady_kube_writes"`
+	// SteadyKubeWritesByKind splits SteadyKubeWrites by "verb resource[/subresource]".
+	SteadyKubeWritesByKind map[string]float64 `json:"steady_kube_writes_by_kind"`
+	// SteadyKubeWritesHarness are the harness's own writes per cycle that were taken out
+	// (its resync annotations: one patch of managedsecrets per resource).
+	SteadyKubeWritesHarness float64 `json:"steady_kube_writes_harness"`
 
 	SourceChangeUpdates int     `json:"source_change_updates"`
 	SourceChangeMissed  int     `json:"source_change_missed"`
@@ -116,6 +155,15 @@ type runner struct {
 	shards []Shard
 	items  []Item
 	out    io.Writer
+	// allowed is the operator's RBAC: the only writes it can make (see operatorWrites).
+	allowed rbacRules
+	// mix is the operator's measured writes on the create path, replayed by the ceiling.
+	mix ReqCounts
+	// templates are a converged ManagedSecret and one of its Events, for realistic
+	// replay bodies.
+	templates replayTemplates
+	// series are the Ready-over-time curves drawn into ready.svg.
+	series []Series
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -187,6 +235,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := r.checkManagerFlags(ctx); err != nil {
 		return nil, err
 	}
+	rbacFiles := []string{filepath.Join(cfg.Root, "config", "rbac", "role.yaml")}
+	for _, a := range r.cfg.ManagerArgs {
+		if a == "--leader-elect" || a == "--leader-elect=true" {
+			rbacFiles = append(rbacFiles, filepath.Join(cfg.Root, "config", "rbac", "leader_election_role.yaml"))
+		}
+	}
+	allowed, err := loadRBAC(rbacFiles...)
+	if err != nil {
+		return nil, err
+	}
+	r.allowed = allowed
 
 	if err := r.limitedRun(ctx); err != nil {
 		return r.res, fmt.Errorf("rate-limited run: %w", err)
@@ -194,6 +253,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if !cfg.SkipUnlimited {
 		if err := r.unlimitedRun(ctx); err != nil {
 			return r.res, fmt.Errorf("unlimited run: %w", err)
+		}
+	}
+	if !cfg.SkipCeiling {
+		if err := r.ceilingRun(ctx); err != nil {
+			return r.res, fmt.Errorf("kubernetes ceiling: %w", err)
 		}
 	}
 	if !cfg.SkipBaseline {
@@ -232,7 +296,35 @@ func (r *runner) write() error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	r.logf("wrote %s", path)
+	if len(r.series) == 0 {
+		return nil
+	}
+	svg := filepath.Join(r.cfg.Dir, "ready.svg")
+	f, err := os.Create(svg)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", svg, err)
+	}
+	title := fmt.Sprintf("ManagedSecrets Ready over time, N = %d, Q = %d req/s", r.cfg.N, r.cfg.QPS)
+	if err := WriteReadySVG(f, title, r.cfg.N, r.series); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", svg, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", svg, err)
+	}
+	r.logf("wrote %s", svg)
 	return nil
+}
+
+// addSeries records (or replaces) a Ready-over-time curve for ready.svg.
+func (r *runner) addSeries(s Series) {
+	for i := range r.series {
+		if r.series[i].Name == s.Name {
+			r.series[i] = s
+			return
+		}
+	}
+	r.series = append(r.series, s)
 }
 
 // phase is one environment: control plane, emulator, manager.
@@ -245,6 +337,60 @@ type phase struct {
 	cancel  context.CancelFunc
 	// metricsURL is the manager's plain-HTTP /metrics on loopback.
 	metricsURL string
+	// own counts the harness's requests to this phase's kube-apiserver; kube scrapes it.
+	own  *requestCounter
+	kube *apiserverMetrics
+}
+
+// client is a client for the harness's own writes whose requests are counted in own.
+func (ph *phase) client() (client.WithWatch, error) {
+	cfg := rest.CopyConfig(ph.env.Config)
+	cfg.Wrap(ph.own.Wrap)
+	return newClient(cfg)
+}
+
+// kubeSnapshot is the kube-apiserver's request counters and the harness's own, taken
+// together.
+type kubeSnapshot struct{ api, own ReqCounts }
+
+func (ph *phase) kubeSnapshot(ctx context.Context) (kubeSnapshot, error) {
+	own := ph.own.Snapshot()
+	api, err := ph.kube.Requests(ctx)
+	return kubeSnapshot{api: api, own: own}, err
+}
+
+// operatorWritesSince is what the operator wrote since before, and what the harness did.
+func (r *runner) operatorWritesSince(before, after kubeSnapshot) (op, other, own ReqCounts) {
+	ownD := after.own.Sub(before.own)
+	op, other = operatorWrites(after.api.Sub(before.api), ownD, r.allowed)
+	return op, other, ownD.Filter(ReqKey.IsWrite)
+}
+
+// waitKubeQuiet scrapes the kube-apiserver until the operator's writes since before have
+// not changed for still (the manager's Event sink and status patches may trail the
+// last Ready), bounded by timeout; it returns the last snapshot.
+func (r *runner) waitKubeQuiet(ctx context.Context, ph *phase, before kubeSnapshot, still, timeout time.Duration) (kubeSnapshot, error) {
+	deadline := time.Now().Add(timeout)
+	last, err := ph.kubeSnapshot(ctx)
+	if err != nil {
+		return last, err
+	}
+	op, _, _ := r.operatorWritesSince(before, last)
+	lastTotal, since := op.Total(), time.Now()
+	for time.Since(since) < still {
+		if time.Now().After(deadline) {
+			return last, fmt.Errorf("the operator's Kubernetes writes did not settle within %s", timeout)
+		}
+		sleepCtx(ctx, 500*time.Millisecond)
+		if last, err = ph.kubeSnapshot(ctx); err != nil {
+			return last, err
+		}
+		op, _, _ = r.operatorWritesSince(before, last)
+		if t := op.Total(); t != lastTotal {
+			lastTotal, since = t, time.Now()
+		}
+	}
+	return last, nil
 }
 
 // managerMetrics scrapes the figures the benchmark reports from the manager's /metrics.
@@ -272,8 +418,10 @@ func (r *runner) credentialFlags() []string {
 
 // startPhase starts a fresh control plane, an emulator with the given per-project limit
 // and the providers, the sources and the manager; ManagedSecrets are not created yet.
-func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, shards []Shard) (*phase, error) {
-	ph := &phase{}
+// Without operator (the ceiling phase) there is no emulator and no manager; the
+// providers and sources are created all the same, so the store holds the same objects.
+func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, shards []Shard, operator bool) (*phase, error) {
+	ph := &phase{own: newRequestCounter()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -287,6 +435,9 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 		return nil, err
 	}
 	ph.env = env
+	if ph.kube, err = newAPIServerMetrics(env.Config); err != nil {
+		return nil, err
+	}
 	crds, err := localenv.ReadManifests(filepath.Join(r.cfg.Root, "config", "crd", "bases"))
 	if err != nil {
 		return nil, err
@@ -294,20 +445,24 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	if err := env.Apply(ctx, crds...); err != nil {
 		return nil, err
 	}
-	args := []string{}
-	if emulatorQPS > 0 {
-		args = append(args, "--qps", strconv.Itoa(emulatorQPS))
+	endpoint := "http://127.0.0.1:1" // never called: no manager
+	if operator {
+		args := []string{}
+		if emulatorQPS > 0 {
+			args = append(args, "--qps", strconv.Itoa(emulatorQPS))
+		}
+		ph.em, err = env.StartEmulator(ctx, localenv.EmulatorOptions{Credentials: r.credentialFlags(), ExtraArgs: args})
+		if err != nil {
+			return nil, err
+		}
+		ph.admin = NewAdmin(ph.em.AdminURL)
+		endpoint = ph.em.URL
 	}
-	ph.em, err = env.StartEmulator(ctx, localenv.EmulatorOptions{Credentials: r.credentialFlags(), ExtraArgs: args})
+	c, err := ph.client()
 	if err != nil {
 		return nil, err
 	}
-	ph.admin = NewAdmin(ph.em.AdminURL)
-	c, err := newClient(env.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := setupProviders(ctx, c, ph.em.URL, shards, r.cfg.Namespaces); err != nil {
+	if err := setupProviders(ctx, c, endpoint, shards, r.cfg.Namespaces); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
@@ -315,6 +470,17 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 		return nil, err
 	}
 	r.logf("%s: %d source Secrets created in %.1fs", name, len(r.items), time.Since(t0).Seconds())
+	if !operator {
+		tctx, cancel := context.WithCancel(ctx)
+		ph.cancel = cancel
+		ph.tracker = newReadyTracker(c)
+		go ph.tracker.run(tctx)
+		if err := ph.tracker.waitWatching(ctx, time.Minute); err != nil {
+			return nil, err
+		}
+		ok = true
+		return ph, nil
+	}
 	ports, err := localenv.FreePorts(1)
 	if err != nil {
 		return nil, err
@@ -333,24 +499,43 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	ph.cancel = cancel
 	ph.tracker = newReadyTracker(c)
 	go ph.tracker.run(tctx)
+	if err := ph.tracker.waitWatching(ctx, time.Minute); err != nil {
+		return nil, err
+	}
 	ok = true
 	return ph, nil
 }
 
+// convergence is what one converge measured.
+type convergence struct {
+	took time.Duration
+	// calls are the emulator's counters from the first create until they went quiet.
+	calls Stats
+	// kubeWrites and kubeReads are the operator's requests to the kube-apiserver over the
+	// same window (see operatorWrites).
+	kubeWrites, kubeReads ReqCounts
+	ready                 Series
+}
+
 // converge creates the ManagedSecrets and waits for all Ready; it returns the time taken
-// and the emulator calls from the first create until the system went quiet.
-func (r *runner) converge(ctx context.Context, name string, ph *phase) (time.Duration, Stats, error) {
-	c, err := newClient(ph.env.Config)
+// and the calls made from the first create until the system went quiet.
+func (r *runner) converge(ctx context.Context, name string, ph *phase) (convergence, error) {
+	var cv convergence
+	c, err := ph.client()
 	if err != nil {
-		return 0, nil, err
+		return cv, err
 	}
 	if err := ph.admin.Reset(ctx); err != nil {
-		return 0, nil, err
+		return cv, err
+	}
+	kubeBefore, err := ph.kubeSnapshot(ctx)
+	if err != nil {
+		return cv, err
 	}
 	r.logf("%s: creating %d ManagedSecrets", name, len(r.items))
 	start := time.Now()
 	if err := createManagedSecrets(ctx, c, r.items, time.Hour); err != nil {
-		return 0, nil, err
+		return cv, err
 	}
 	r.logf("%s: created in %.1fs; waiting for all Ready (timeout %s)", name, time.Since(start).Seconds(), r.cfg.ConvergeTimeout)
 	done, err := ph.tracker.waitAll(ctx, len(r.items), r.cfg.ConvergeTimeout, func(ready int, reasons map[string]int) {
@@ -358,15 +543,23 @@ func (r *runner) converge(ctx context.Context, name string, ph *phase) (time.Dur
 		r.logf("%s: %d/%d Ready after %.0fs (others: %v); emulator calls %d", name, ready, len(r.items), time.Since(start).Seconds(), reasons, st.Total())
 	})
 	if err != nil {
-		return 0, nil, err
+		return cv, err
 	}
-	took := done.Sub(start)
-	r.logf("%s: all %d Ready in %.2fs", name, len(r.items), took.Seconds())
-	st, err := ph.admin.WaitQuiet(ctx, 3*time.Second, 2*time.Minute)
+	cv.took = done.Sub(start)
+	cv.ready = ph.tracker.series(start, done)
+	r.logf("%s: all %d Ready in %.2fs", name, len(r.items), cv.took.Seconds())
+	if cv.calls, err = ph.admin.WaitQuiet(ctx, 3*time.Second, 2*time.Minute); err != nil {
+		r.note("%s: %v", name, err)
+	}
+	kubeAfter, err := r.waitKubeQuiet(ctx, ph, kubeBefore, 2*time.Second, time.Minute)
 	if err != nil {
 		r.note("%s: %v", name, err)
 	}
-	return took, st, nil
+	var other, own ReqCounts
+	cv.kubeWrites, other, own = r.operatorWritesSince(kubeBefore, kubeAfter)
+	cv.kubeReads = operatorReads(kubeAfter.api.Sub(kubeBefore.api), kubeAfter.own.Sub(kubeBefore.own), r.allowed)
+	r.logf("%s: the operator's Kubernetes writes: %s; reads: %s; the harness's: %s; others' (control plane): %s", name, cv.kubeWrites, cv.kubeReads, own, other)
+	return cv, nil
 }
 
 func perSecret(st Stats, n int) map[string]float64 {
@@ -378,17 +571,27 @@ func perSecret(st Stats, n int) map[string]float64 {
 }
 
 func (r *runner) limitedRun(ctx context.Context) error {
-	ph, err := r.startPhase(ctx, "limited", r.shards[0].QPS, r.shards)
+	ph, err := r.startPhase(ctx, "limited", r.shards[0].QPS, r.shards, true)
 	if err != nil {
 		return err
 	}
 	defer ph.stop()
 	pid := ph.mgr.Pid()
-	took, st, err := r.converge(ctx, "limited", ph)
+	cv, err := r.converge(ctx, "limited", ph)
 	if err != nil {
 		return err
 	}
-	r.res.ConvergeS = round(took.Seconds(), 2)
+	st := cv.calls
+	r.res.ConvergeS = round(cv.took.Seconds(), 2)
+	r.res.KubeWritesPerNewResourceLimited = cv.kubeWrites.PerResource(r.cfg.N)
+	r.res.KubeWritesPerNewResource = r.res.KubeWritesPerNewResourceLimited
+	r.res.KubeReadsPerNewResource = cv.kubeReads.PerResource(r.cfg.N)
+	r.mix = cv.kubeWrites
+	cv.ready.Name = fmt.Sprintf("operator, %d req/s", r.res.QPSEffective)
+	r.addSeries(cv.ready)
+	if err := r.captureTemplates(ctx, ph); err != nil {
+		r.note("limited: %v (the ceiling replays minimal bodies)", err)
+	}
 	r.res.CallsPerSecret = perSecret(st, r.cfg.N)
 	r.res.CallsPerSecretTotal = round(float64(st.Total())/float64(r.cfg.N), 3)
 	r.res.ThrottledPerSecret = round(float64(st.Status("429"))/float64(r.cfg.N), 3)
@@ -431,13 +634,17 @@ func (r *runner) limitedRun(ctx context.Context) error {
 // steadyState forces K resync cycles by bumping an annotation on every ManagedSecret and
 // counts the emulator calls they cause.
 func (r *runner) steadyState(ctx context.Context, ph *phase) error {
-	c, err := newClient(ph.env.Config)
+	c, err := ph.client()
 	if err != nil {
 		return err
 	}
 	r.res.SteadyMethod = "annotation bump on every ManagedSecret (" + resyncAnnotation + "), which the controller's predicate lets through without a generation change"
 	r.res.SteadyCycles = r.cfg.Cycles
 	before, err := ph.admin.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	kubeBefore, err := ph.kubeSnapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -479,6 +686,19 @@ func (r *runner) steadyState(ctx context.Context, ph *phase) error {
 	if err != nil {
 		return err
 	}
+	kubeAfter, err := r.waitKubeQuiet(ctx, ph, kubeBefore, 2*time.Second, time.Minute)
+	if err != nil {
+		r.note("steady state: %v", err)
+	}
+	kw, other, own := r.operatorWritesSince(kubeBefore, kubeAfter)
+	k := float64(r.cfg.Cycles)
+	r.res.SteadyKubeWrites = round(kw.Total()/k, 1)
+	r.res.SteadyKubeWritesByKind = map[string]float64{}
+	for name, v := range kw.PerResource(1) {
+		r.res.SteadyKubeWritesByKind[name] = round(v/k, 1)
+	}
+	r.res.SteadyKubeWritesHarness = round(own.Total()/k, 1)
+	r.logf("steady state: the operator's Kubernetes writes over %d cycles: %s; the harness's (taken out): %s; others' (control plane): %s", r.cfg.Cycles, kw, own, other)
 	d := after.Sub(before)
 	r.res.SteadyWrites = d.Writes()
 	r.res.SteadyReads = d.Reads()
@@ -491,9 +711,10 @@ func (r *runner) steadyState(ctx context.Context, ph *phase) error {
 // sourceChanges updates SourceUpdates source Secrets one at a time, on an idle system,
 // and times each from the update to the moment the emulator has stored a new version
 // (its CreateSecretVersion counter, read through the admin API, which costs no API
-// quota). At the end every updated secret's current value is checked through the SDK.
+// quota). At the end every updated secret's current value is checked through the SDK
+// against the last value the harness wrote to it.
 func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
-	c, err := newClient(ph.env.Config)
+	c, err := ph.client()
 	if err != nil {
 		return err
 	}
@@ -509,15 +730,19 @@ func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
 		return err
 	}
 	var lat []time.Duration
-	updated := make([]Item, 0, m)
+	// last is the value each updated item must hold at the end: with more updates than
+	// items an item is updated more than once, and only its last value counts.
+	last := map[int]string{}
+	var order []int
 	missed := 0
-	for i := 0; i < m; i++ {
-		// Spread over namespaces and over projects: with several projects, consecutive
-		// updates must not all land on one project's token bucket (i*N/m alone is a
-		// multiple of the project count when N is), or the figure would measure that
-		// bucket's refill rather than the operator.
-		it := r.items[(i*r.cfg.N/m+i)%r.cfg.N]
+	for i, idx := range pickSourceUpdates(r.cfg.N, m, len(r.shards), r.cfg.Namespaces) {
+		it := r.items[idx]
 		it.Value = randomValue()
+		if _, seen := last[idx]; !seen {
+			order = append(order, idx)
+		}
+		last[idx] = it.Value
+		r.items[idx].Value = it.Value
 		prev, err := ph.admin.Stats(ctx)
 		if err != nil {
 			return err
@@ -545,7 +770,6 @@ func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
 			continue
 		}
 		lat = append(lat, time.Since(t0))
-		updated = append(updated, it)
 		// Idle between samples: let the reconcile finish its status patch.
 		if _, err := ph.admin.WaitQuiet(ctx, 200*time.Millisecond, 30*time.Second); err != nil {
 			r.note("after source change %d: %v", i, err)
@@ -561,8 +785,43 @@ func (r *runner) sourceChanges(ctx context.Context, ph *phase) error {
 	r.res.SourceChangeP99Ms = round(float64(Percentile(lat, 99))/1e6, 1)
 	r.res.SourceChangeMaxMs = round(float64(Percentile(lat, 100))/1e6, 1)
 	r.res.SourceChangeCalls = after.Sub(before).String()
-	r.logf("source changes: %d updates, p50 %.0f ms, p99 %.0f ms, max %.0f ms; calls %s", m, r.res.SourceChangeP50Ms, r.res.SourceChangeP99Ms, r.res.SourceChangeMaxMs, r.res.SourceChangeCalls)
+	r.logf("source changes: %d updates of %d secrets, p50 %.0f ms, p99 %.0f ms, max %.0f ms; calls %s", m, len(order), r.res.SourceChangeP50Ms, r.res.SourceChangeP99Ms, r.res.SourceChangeMaxMs, r.res.SourceChangeCalls)
+	// A missed update may still land later; the check below then tells whether it did.
+	updated := make([]Item, 0, len(order))
+	for _, idx := range order {
+		it := r.items[idx]
+		it.Value = last[idx]
+		updated = append(updated, it)
+	}
 	return r.verifyValues(ctx, ph, updated)
+}
+
+// pickSourceUpdates returns the indexes of the m items the source-change phase updates,
+// in order, out of n. With m <= n they are distinct. The stride is coprime with n (so
+// i*stride mod n visits distinct items) and with the project and namespace counts, so
+// consecutive updates land in different namespaces and, with several projects, on
+// different projects' token buckets: otherwise the figure would measure one bucket's
+// refill rather than the operator. With m > n every item is updated, some more than once.
+func pickSourceUpdates(n, m, projects, namespaces int) []int {
+	if n <= 0 || m <= 0 {
+		return nil
+	}
+	stride := max(1, n/max(1, min(m, n)))
+	for gcd(stride, n) != 1 || gcd(stride, max(1, projects)) != 1 || gcd(stride, max(1, namespaces)) != 1 {
+		stride++
+	}
+	out := make([]int, m)
+	for i := range out {
+		out[i] = (i * stride) % n
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // verifyValues checks through the SDK that CSMS holds each item's value, paced under the
@@ -625,17 +884,24 @@ func (r *runner) saveHeapProfile(ctx context.Context, ph *phase) {
 
 func (r *runner) unlimitedRun(ctx context.Context) error {
 	shards := MakeShards(len(r.shards), 0)
-	ph, err := r.startPhase(ctx, "unlimited", 0, shards)
+	ph, err := r.startPhase(ctx, "unlimited", 0, shards, true)
 	if err != nil {
 		return err
 	}
 	defer ph.stop()
-	took, st, err := r.converge(ctx, "unlimited", ph)
+	cv, err := r.converge(ctx, "unlimited", ph)
 	if err != nil {
 		return err
 	}
-	r.res.ConvergeUnlimitedS = round(took.Seconds(), 2)
-	r.res.CallsUnlimitedPerSecret = perSecret(st, r.cfg.N)
+	r.res.ConvergeUnlimitedS = round(cv.took.Seconds(), 2)
+	r.res.UnlimitedPerS = round(float64(r.cfg.N)/cv.took.Seconds(), 1)
+	r.res.CallsUnlimitedPerSecret = perSecret(cv.calls, r.cfg.N)
+	// The ceiling is compared with this run, so it replays this run's writes.
+	r.res.KubeWritesPerNewResource = cv.kubeWrites.PerResource(r.cfg.N)
+	r.res.KubeReadsPerNewResource = cv.kubeReads.PerResource(r.cfg.N)
+	r.mix = cv.kubeWrites
+	cv.ready.Name = "operator, unlimited"
+	r.addSeries(cv.ready)
 	if s, err := ReadProc(ph.mgr.Pid()); err == nil {
 		r.res.PeakRSSUnlimitedMiB = round(s.PeakRSSMiB(), 1)
 		r.res.CPUUnlimitedS = round(s.CPU.Seconds(), 2)
@@ -678,6 +944,7 @@ func (r *runner) baselineRun(ctx context.Context) error {
 		return err
 	}
 	r.res.BaselineS = round(res.Elapsed.Seconds(), 2)
+	r.addSeries(Series{Name: fmt.Sprintf("bare SDK baseline, %d req/s", r.res.QPSEffective), Points: stepPoints(res.Done)})
 	r.res.BaselineThrottled = res.Throttled
 	r.res.BaselineCallsPerSecret = perSecret(st, r.cfg.N)
 	r.logf("baseline: %d secrets in %.2fs (%d throttled and retried): %s", r.cfg.N, res.Elapsed.Seconds(), res.Throttled, st)

@@ -2,7 +2,10 @@
 //
 //	go run ./test/bench/cmd/bench -n 1000 -qps 100
 //
-// It prints a table and writes .local/bench/result.json.
+// It prints a table and writes .local/bench/result.json and ready.svg. With -failover it
+// measures leader failover instead (two managers, the leader killed or stopped):
+//
+//	go run ./test/bench/cmd/bench -failover
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +37,12 @@ func main() {
 	flag.StringVar(&cfg.Dir, "dir", "", "state, logs and result.json (default <repo>/.local/bench)")
 	flag.BoolVar(&cfg.SkipUnlimited, "skip-unlimited", false, "leave out the unlimited run")
 	flag.BoolVar(&cfg.SkipBaseline, "skip-baseline", false, "leave out the SDK baseline")
+	flag.BoolVar(&cfg.SkipCeiling, "skip-ceiling", false, "leave out the Kubernetes ceiling (the operator's measured writes replayed with no controller)")
+	failover := flag.Bool("failover", false, "measure leader failover instead of the benchmark")
+	var fo bench.FailoverConfig
+	flag.IntVar(&fo.Kills, "failover-kills", 5, "with -failover: rounds per setting in which the leader is killed (SIGKILL)")
+	flag.IntVar(&fo.Stops, "failover-stops", 3, "with -failover: rounds per setting in which the leader is stopped (SIGTERM)")
+	settings := flag.String("failover-settings", "15s/10s/2s,4s/3s/1s", "with -failover: comma-separated lease-duration/renew-deadline/retry-period settings")
 	flag.DurationVar(&cfg.ConvergeTimeout, "converge-timeout", 0, "bound on each wait for all Ready (0 = from N and Q)")
 	flag.Func("manager-arg", "extra manager flag (repeatable), e.g. -manager-arg=--zap-log-level=error", func(v string) error {
 		cfg.ManagerArgs = append(cfg.ManagerArgs, v)
@@ -52,6 +62,27 @@ func main() {
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, timeout)
 	defer cancelT()
+
+	if *failover {
+		for _, v := range strings.Split(*settings, ",") {
+			s, err := bench.ParseLeaseSetting(strings.TrimSpace(v))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(2)
+			}
+			fo.Settings = append(fo.Settings, s)
+		}
+		fo.Dir = cfg.Dir
+		res, err := bench.RunFailover(ctx, fo)
+		if res != nil {
+			bench.PrintFailover(os.Stdout, res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	res, err := bench.Run(ctx, cfg)
 	if res != nil {
