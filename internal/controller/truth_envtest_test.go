@@ -88,7 +88,7 @@ func TestVersionLimit(t *testing.T) {
 	}
 	t.Cleanup(emu.ClearFaults)
 	setSourceData(t, ns, "src", "password", "value-22")
-	got = waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonVersionLimitReached)
+	waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonVersionLimitReached)
 	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonVersionLimitReached)
 	got = waitCondition(t, key, v1alpha1.ConditionTypeStalled, metav1.ConditionTrue, v1alpha1.ReasonVersionLimitReached)
 	if c := got.GetCondition(v1alpha1.ConditionTypeReady); strings.Contains(c.Message, "fix the spec") || !strings.Contains(c.Message, "stage") {

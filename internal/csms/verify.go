@@ -48,7 +48,7 @@ func (c *sdkClient) VerifyCredentials(ctx context.Context) error {
 	switch {
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrThrottled):
 		return err
-	case errors.Is(err, ErrTransient) && !(errors.As(err, &ae) && ae.StatusCode > 0 && ae.StatusCode < 400):
+	case errors.Is(err, ErrTransient) && (!errors.As(err, &ae) || ae.StatusCode <= 0 || ae.StatusCode >= 400):
 		return err
 	default:
 		// The service answered and so verified the signature; what it said about the

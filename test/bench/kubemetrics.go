@@ -294,7 +294,7 @@ func classifyRequest(req *http.Request) (ReqKey, bool) {
 	}
 	var name string
 	// namespaces/<ns>/<resource>… except a namespace's own subresources.
-	if parts[0] == "namespaces" && len(parts) >= 3 && !(len(parts) == 3 && (parts[2] == "status" || parts[2] == "finalize")) {
+	if parts[0] == "namespaces" && len(parts) >= 3 && (len(parts) != 3 || parts[2] != "status" && parts[2] != "finalize") {
 		parts = parts[2:]
 	}
 	k.Resource = parts[0]

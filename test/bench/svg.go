@@ -82,7 +82,8 @@ func WriteReadySVG(w io.Writer, title string, n int, series []Series) error {
 	py := func(r float64) float64 { return plotB - r/yTop*(plotB-plotT) }
 
 	bw := bufio.NewWriter(w)
-	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	// bufio keeps the first write error; Flush below returns it.
+	p := func(format string, args ...any) { _, _ = fmt.Fprintf(bw, format, args...) }
 	p(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	p(`<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", svgW, svgH, svgW, svgH)
 	p(`<title>%s</title>`+"\n", esc(title))
