@@ -68,12 +68,15 @@ func main() {
 		replicaPollInterval  time.Duration
 		allowNamespacedEnv   bool
 		enableTargets        bool
+		pprofAddr            string
 		restartQPS           float64
 		restartBurst         int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+		"The address of the Go profiling endpoint (/debug/pprof), e.g. 127.0.0.1:6060; 0 disables it. Unauthenticated: bind it to loopback.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, ensuring only one active manager.")
 	// In a pod the namespace comes from the service account mount; outside one (the e2e
@@ -151,6 +154,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsServerOptions,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "csms-operator.csms-operator.io",
 		LeaderElectionNamespace: leaderElectionNS,
