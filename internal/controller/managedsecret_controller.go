@@ -69,8 +69,6 @@ const (
 const (
 	// sourceSecretIndex: the name of the Secret the value comes from (same namespace).
 	sourceSecretIndex = "csms.spec.value.secretName"
-	// providerConfigIndex: "<kind>/<name>" of the provider config.
-	providerConfigIndex = "csms.spec.providerConfigRef"
 	// targetSecretIndex: the name of the target Secret (same namespace).
 	targetSecretIndex = "csms.spec.target.name"
 )

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,16 +78,6 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	}); err != nil {
 		return fmt.Errorf("indexing ManagedSecrets by target Secret: %w", err)
 	}
-	if err := idx.IndexField(ctx, &v1alpha1.ManagedSecret{}, providerConfigIndex, func(o client.Object) []string {
-		ms, ok := o.(*v1alpha1.ManagedSecret)
-		if !ok {
-			return nil
-		}
-		ref := ms.ProviderConfigKey()
-		return []string{string(ref.Kind) + "/" + ref.Name}
-	}); err != nil {
-		return fmt.Errorf("indexing ManagedSecrets by provider config: %w", err)
-	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("managedsecret-controller")
 	}
@@ -95,8 +87,8 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ManagedSecret{}, builder.WithPredicates(managedSecretChanged)).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret)).
-		Watches(&v1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forProviderConfig)).
-		Watches(&v1alpha1.ClusterProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forClusterProviderConfig)).
+		Watches(&v1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forProviderConfig), builder.WithPredicates(providerConfigChanged)).
+		Watches(&v1alpha1.ClusterProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.forClusterProviderConfig), builder.WithPredicates(providerConfigChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("managedsecret").
 		Complete(r)
@@ -108,7 +100,7 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 func (r *ManagedSecretReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
 	reqs := r.list(ctx, client.InNamespace(s.GetNamespace()), client.MatchingFields{sourceSecretIndex: s.GetName()})
 	var l v1alpha1.ManagedSecretList
-	if err := r.Client.List(ctx, &l, client.InNamespace(s.GetNamespace()), client.MatchingFields{targetSecretIndex: s.GetName()}); err != nil {
+	if err := r.Client.List(ctx, &l, client.InNamespace(s.GetNamespace()), client.MatchingFields{targetSecretIndex: s.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a target Secret")
 		return reqs
 	}
@@ -121,18 +113,59 @@ func (r *ManagedSecretReconciler) forSecret(ctx context.Context, s client.Object
 	return reqs
 }
 
+// forProviderConfig and forClusterProviderConfig map a provider config to the resources
+// that use it. Configs change rarely, so the resources are filtered from a list of the
+// cache (no copies) rather than kept in one more index of every resource.
 func (r *ManagedSecretReconciler) forProviderConfig(ctx context.Context, pc client.Object) []reconcile.Request {
-	return r.list(ctx, client.InNamespace(pc.GetNamespace()),
-		client.MatchingFields{providerConfigIndex: string(v1alpha1.ProviderConfigKindNamespaced) + "/" + pc.GetName()})
+	return r.usersOf(ctx, v1alpha1.ProviderConfigKindNamespaced, pc, client.InNamespace(pc.GetNamespace()))
 }
 
 func (r *ManagedSecretReconciler) forClusterProviderConfig(ctx context.Context, cpc client.Object) []reconcile.Request {
-	return r.list(ctx, client.MatchingFields{providerConfigIndex: string(v1alpha1.ProviderConfigKindCluster) + "/" + cpc.GetName()})
+	return r.usersOf(ctx, v1alpha1.ProviderConfigKindCluster, cpc)
+}
+
+func (r *ManagedSecretReconciler) usersOf(ctx context.Context, kind v1alpha1.ProviderConfigKind, cfg client.Object, opts ...client.ListOption) []reconcile.Request {
+	var l v1alpha1.ManagedSecretList
+	if err := r.Client.List(ctx, &l, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a provider config")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range l.Items {
+		if ref := l.Items[i].ProviderConfigKey(); ref.Kind == kind && ref.Name == cfg.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// providerConfigChanged lets through the config changes that matter to the resources
+// using it: its spec (generation) and its readiness. Its other status writes would send
+// every resource that uses it to CSMS for nothing.
+var providerConfigChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() || readyOf(e.ObjectOld) != readyOf(e.ObjectNew)
+	},
+}
+
+// readyOf is the status of a provider config's Ready condition.
+func readyOf(o client.Object) metav1.ConditionStatus {
+	var conds []metav1.Condition
+	switch c := o.(type) {
+	case *v1alpha1.ProviderConfig:
+		conds = c.Status.Conditions
+	case *v1alpha1.ClusterProviderConfig:
+		conds = c.Status.Conditions
+	}
+	if c := meta.FindStatusCondition(conds, v1alpha1.ConditionTypeReady); c != nil {
+		return c.Status
+	}
+	return metav1.ConditionUnknown
 }
 
 func (r *ManagedSecretReconciler) list(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	var l v1alpha1.ManagedSecretList
-	if err := r.Client.List(ctx, &l, opts...); err != nil {
+	if err := r.Client.List(ctx, &l, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
 		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a watched object")
 		return nil
 	}

@@ -422,3 +422,30 @@ func TestManagedSecretChangedPredicate(t *testing.T) {
 		t.Error("adding our finalizer and the create-pending mark passed the predicate")
 	}
 }
+
+// TestProviderConfigChangedPredicate: the resources using a config are looked at again
+// when its spec or its readiness changes, not for its other status writes.
+func TestProviderConfigChangedPredicate(t *testing.T) {
+	cpc := func(gen int64, ready metav1.ConditionStatus, msg string) *v1alpha1.ClusterProviderConfig {
+		c := &v1alpha1.ClusterProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: gen}}
+		if ready != "" {
+			c.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionTypeReady, Status: ready, Reason: "R", Message: msg}}
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name     string
+		old, new *v1alpha1.ClusterProviderConfig
+		want     bool
+	}{
+		{"spec changed", cpc(1, metav1.ConditionTrue, "a"), cpc(2, metav1.ConditionTrue, "a"), true},
+		{"became Ready", cpc(1, metav1.ConditionFalse, "a"), cpc(1, metav1.ConditionTrue, "b"), true},
+		{"first condition", cpc(1, "", ""), cpc(1, metav1.ConditionFalse, "a"), true},
+		{"message only", cpc(1, metav1.ConditionFalse, "a"), cpc(1, metav1.ConditionFalse, "b"), false},
+		{"nothing that matters", cpc(1, metav1.ConditionTrue, "a"), cpc(1, metav1.ConditionTrue, "a"), false},
+	} {
+		if got := providerConfigChanged.Update(event.UpdateEvent{ObjectOld: tt.old, ObjectNew: tt.new}); got != tt.want {
+			t.Errorf("%s: Update() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
