@@ -608,6 +608,10 @@ func (tc *tenancy) expectCondition(ctx context.Context, t *testing.T, ms *v1alph
 			return false, "no Ready condition for the current generation yet", nil
 		}
 		if ready.Reason != reason {
+			if ready.Status == metav1.ConditionFalse && meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionTypeStalled) {
+				// Stalled waits for a change: this reason is the answer.
+				return false, "", fmt.Errorf("%s is Stalled with reason %s, want %s: %s", client.ObjectKeyFromObject(ms), ready.Reason, reason, ready.Message)
+			}
 			return false, fmt.Sprintf("Ready=%s reason %s: %s", ready.Status, ready.Reason, ready.Message), nil
 		}
 		if stalled && !meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionTypeStalled) {
