@@ -873,7 +873,7 @@ func adminStats(ctx context.Context, t *testing.T, adminURL string) map[string]m
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
