@@ -59,6 +59,10 @@ type EmulatorOptions struct {
 	Credentials []string
 	// ExtraArgs are appended (e.g. "--replication-delay=1s").
 	ExtraArgs []string
+	// Name names the log file (logs/<Name>.log) and the store (<Name>-data), so that one
+	// environment can run several emulators (e.g. one per cloud account); default
+	// "emulator".
+	Name string
 }
 
 // Emulator is a running CSMS emulator.
@@ -95,6 +99,9 @@ func (e *Env) startEmulatorOnce(ctx context.Context, o EmulatorOptions) (*Emulat
 	if o.Region == "" {
 		o.Region = "cn-north-4"
 	}
+	if o.Name == "" {
+		o.Name = "emulator"
+	}
 	addrs, err := freePorts(2 + len(o.ReplicaRegions))
 	if err != nil {
 		return nil, err
@@ -104,7 +111,7 @@ func (e *Env) startEmulatorOnce(ctx context.Context, o EmulatorOptions) (*Emulat
 		URL:        "http://" + addrs[0],
 		RegionURLs: map[string]string{o.Region: "http://" + addrs[0]},
 		AdminURL:   "http://" + addrs[1],
-		DataDir:    filepath.Join(e.Dir, "emulator-data"),
+		DataDir:    filepath.Join(e.Dir, o.Name+"-data"),
 	}
 	args := []string{"--listen", addrs[0], "--region", o.Region, "--admin-listen", addrs[1], "--data", em.DataDir}
 	for i, r := range o.ReplicaRegions {
@@ -115,7 +122,7 @@ func (e *Env) startEmulatorOnce(ctx context.Context, o EmulatorOptions) (*Emulat
 		args = append(args, "--credentials", c)
 	}
 	args = append(args, o.ExtraArgs...)
-	p, err := startProcess("csms-emulator", filepath.Join(e.Dir, "logs", "emulator.log"), nil, o.Binary, args...)
+	p, err := startProcess("csms-"+o.Name, filepath.Join(e.Dir, "logs", o.Name+".log"), nil, o.Binary, args...)
 	if err != nil {
 		return nil, err
 	}

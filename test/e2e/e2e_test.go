@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/csms-operator/csms-operator/internal/localenv"
@@ -120,6 +121,9 @@ type account struct {
 type setupOptions struct {
 	// mutate may change the rendered config/default objects (e.g. drop an RBAC rule).
 	mutate func(objs []*unstructured.Unstructured)
+	// managerEnv is added to the manager's environment: to the process's, or to the
+	// shipped Deployment's manager container in container mode.
+	managerEnv []corev1.EnvVar
 }
 
 func newSuite(t *testing.T, o setupOptions) *suite {
@@ -182,6 +186,9 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 	}
 
 	if managerImage != "" {
+		if len(o.managerEnv) > 0 {
+			addContainerEnv(t, deployment, o.managerEnv)
+		}
 		s.startContainer(ctx, deployment)
 		return s
 	}
@@ -192,11 +199,40 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 	}
 	args, metricsAddr := managerArgs(t, deployment)
 	s.metrics = "https://" + metricsAddr
-	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Binary: filepath.Join(binDir, "manager"), Kubeconfig: kc, Args: args})
+	var menv []string
+	for _, ev := range o.managerEnv {
+		menv = append(menv, ev.Name+"="+ev.Value)
+	}
+	s.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Binary: filepath.Join(binDir, "manager"), Kubeconfig: kc, Args: args, Env: menv})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// addContainerEnv appends env to the Deployment's manager container.
+func addContainerEnv(t *testing.T, deployment *unstructured.Unstructured, env []corev1.EnvVar) {
+	t.Helper()
+	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	found := false
+	for _, c := range containers {
+		cm, _ := c.(map[string]any)
+		if cm["name"] != "manager" {
+			continue
+		}
+		found = true
+		list, _ := cm["env"].([]any)
+		for _, ev := range env {
+			list = append(list, map[string]any{"name": ev.Name, "value": ev.Value})
+		}
+		cm["env"] = list
+	}
+	if !found {
+		t.Fatal("the Deployment has no manager container")
+	}
+	if err := unstructured.SetNestedSlice(deployment.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // managerArgs turns the Deployment's container args into a local command line: the probe
