@@ -110,11 +110,6 @@ const (
 	// Finalizer keeps a ManagedSecret until the cloud side of its deletion is done.
 	Finalizer = "secrets.csms-operator.io/finalizer"
 
-	// AnnotationCreatePending records the intent to create the cloud secret before
-	// CreateSecret is called, so that a crash between create and tagging can be recognised:
-	// an existing, untagged secret whose resource carries this mark is ours.
-	AnnotationCreatePending = "secrets.csms-operator.io/create-pending"
-
 	// AnnotationRestartedFor is the pod-template annotation a restarted workload gets:
 	// "<secret id>/<version id>" of the version it was restarted for.
 	AnnotationRestartedFor = "secrets.csms-operator.io/restarted-for"

@@ -639,6 +639,14 @@ type ManagedSecretStatus struct {
 	// +optional
 	PlannedChanges []string `json:"plannedChanges,omitempty"`
 
+	// createPending is set by the operator right before CreateSecret and cleared once the new
+	// secret carries its ownership tags. While it is set, an untagged secret of this name is
+	// taken as this resource's: the operator stopped between creating and tagging it. It is
+	// status, not an annotation, because only the operator may write status: a mark a
+	// tenant could set would let it claim any untagged secret.
+	// +optional
+	CreatePending bool `json:"createPending,omitempty"`
+
 	// target is what the target Secret holds.
 	// +optional
 	Target *TargetStatus `json:"target,omitempty"`

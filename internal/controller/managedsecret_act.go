@@ -28,7 +28,7 @@ type actResult struct {
 	// secret is the latest view of the cloud secret: the observed one, as the writes
 	// returned it.
 	secret *csms.Secret
-	// marked: this pass set the create-pending mark.
+	// marked: this pass wrote status.createPending (and it is still set on the server).
 	marked bool
 	// created: CreateSecret succeeded in this pass.
 	created bool
@@ -70,26 +70,15 @@ func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *v1alpha1.Manage
 	cli, name := obs.client, ms.CSMSName()
 	switch c.kind {
 	case markCreatePending:
-		// A change of the finalizer list carries the resourceVersion (see patchMeta).
-		lock := !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer)
-		res.marked = !hasPendingMark(ms)
-		return step(r.patchMeta(ctx, ms, lock, func(o *v1alpha1.ManagedSecret) {
-			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
-			if o.Annotations == nil {
-				o.Annotations = map[string]string{}
-			}
-			o.Annotations[v1alpha1.AnnotationCreatePending] = "true"
-		}), "recording the finalizer and the %s annotation before creating", v1alpha1.AnnotationCreatePending)
+		if err := r.patchCreatePending(ctx, ms, true); err != nil {
+			return step(err, "recording status.createPending before creating")
+		}
+		res.marked = true
 
 	case addFinalizer:
 		return step(r.patchMeta(ctx, ms, true, func(o *v1alpha1.ManagedSecret) {
 			controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 		}), "adding the finalizer")
-
-	case clearCreatePending:
-		return step(r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
-			delete(o.Annotations, v1alpha1.AnnotationCreatePending)
-		}), "removing the %s annotation", v1alpha1.AnnotationCreatePending)
 
 	case createSecret:
 		return r.create(ctx, ms, obs, res)
@@ -186,11 +175,10 @@ func (r *ManagedSecretReconciler) create(ctx context.Context, ms *v1alpha1.Manag
 	sec, err := obs.client.CreateSecret(ctx, in)
 	if err != nil {
 		if res.marked && !errors.Is(err, csms.ErrTransient) {
-			if perr := r.patchMeta(ctx, ms, false, func(o *v1alpha1.ManagedSecret) {
-				delete(o.Annotations, v1alpha1.AnnotationCreatePending)
-			}); perr != nil {
-				return step(perr, "removing the %s annotation after a refused create", v1alpha1.AnnotationCreatePending)
+			if perr := r.patchCreatePending(ctx, ms, false); perr != nil {
+				return step(perr, "clearing status.createPending after a refused create")
 			}
+			res.marked = false
 		}
 		res.reobserve = errors.Is(err, csms.ErrTransient) || errors.Is(err, csms.ErrAlreadyExists)
 		return step(err, "creating CSMS secret %q", name)
@@ -229,6 +217,21 @@ func mergeUpdated(observed, updated *csms.Secret) *csms.Secret {
 		out.LastUsedTime = observed.LastUsedTime
 	}
 	return &out
+}
+
+// patchCreatePending writes status.createPending at once (not with the pass's status):
+// the mark must be on the API server before CreateSecret, and off right after a create
+// that CSMS refused.
+func (r *ManagedSecretReconciler) patchCreatePending(ctx context.Context, ms *v1alpha1.ManagedSecret, on bool) error {
+	obj := ms.DeepCopy()
+	base := obj.DeepCopy()
+	obj.Status.CreatePending = on
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return err
+	}
+	ms.Status.CreatePending = on
+	ms.ResourceVersion = obj.ResourceVersion
+	return nil
 }
 
 // patchMeta applies mutate to the resource's metadata with a merge patch on a copy, and

@@ -159,6 +159,9 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 
+	// status.createPending is written during act; the pass's patch starts from what the
+	// API server holds now, so that clearing it is part of the patch.
+	orig.Status.CreatePending = ms.Status.CreatePending
 	ms.Status = computeStatus(ms, obs, p, res)
 	r.report(ms, orig, obs, res)
 	if err := r.patchStatus(ctx, orig, ms); err != nil {

@@ -167,10 +167,10 @@ func TestOwnershipOf(t *testing.T) {
 		{name: "managed-by without owner", ms: msWith(nil), tags: map[string]string{"managed-by": "csms-operator"}, want: notOwned},
 		{name: "untagged, no mark", ms: msWith(nil), tags: map[string]string{}, want: notOwned},
 		{name: "untagged with the pending mark", ms: msWith(func(m *v1alpha1.ManagedSecret) {
-			m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+			m.Status.CreatePending = true
 		}), tags: map[string]string{"team": "x"}, want: ownedByPendingMark},
 		{name: "another owner's tags win over the pending mark", ms: msWith(func(m *v1alpha1.ManagedSecret) {
-			m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+			m.Status.CreatePending = true
 		}), tags: map[string]string{"managed-by": "csms-operator", "csms-operator-owner": "team/other/uid-9"}, want: ownedByOther},
 	}
 	for _, tt := range tests {

@@ -90,7 +90,7 @@ func TestSeedLikeSecretCreatedStatusEqualsCloud(t *testing.T) {
 		t.Errorf("status bookkeeping: version %q source %q/%q gen %d/%d", got.Status.CurrentVersionID,
 			got.Status.ObservedSourceVersion, src.ResourceVersion, got.Status.ObservedGeneration, got.Generation)
 	}
-	if _, marked := got.Annotations[v1alpha1.AnnotationCreatePending]; marked {
+	if got.Status.CreatePending {
 		t.Errorf("the create-pending mark is still on the resource")
 	}
 	waitEvent(t, got, EventCreated)
@@ -676,17 +676,33 @@ func TestCrashBetweenCreateAndTaggingNoDuplicate(t *testing.T) {
 	pre := preCreate(t, name, "crash-value", nil)
 	creates, versions := opCount("CreateSecret"), opCount("CreateSecretVersion")
 
+	// The crash is staged: the resource waits for a provider config that does not exist
+	// yet, the mark is written as the operator writes it (status, which tenants cannot
+	// write), and then the config appears.
+	cpc := "crash-" + randSuffix()
+	// Registered first, so it runs after the resource's deletion, which needs the config.
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), clusterProviderConfig(cpc, emuURL, nil, nil)) })
 	ms := newManagedSecret(t, ns, "crash", func(m *v1alpha1.ManagedSecret) {
 		m.Spec.Name = name
-		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc}
 	})
 	key := client.ObjectKeyFromObject(ms)
+	waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	marked := getMS(t, key)
+	base := marked.DeepCopy()
+	marked.Status.CreatePending = true
+	if err := k8sClient.Status().Patch(context.Background(), marked, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(context.Background(), clusterProviderConfig(cpc, emuURL, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
 	got := waitReady(t, key)
 	if got.Status.SecretID != pre.ID {
 		t.Errorf("status.secretID %q, want %q", got.Status.SecretID, pre.ID)
 	}
-	if _, marked := got.Annotations[v1alpha1.AnnotationCreatePending]; marked {
-		t.Errorf("the mark was not removed")
+	if got.Status.CreatePending {
+		t.Errorf("the mark was not cleared")
 	}
 	tags := cloudTags(t, pre.ID)
 	if tags["managed-by"] != "csms-operator" || !strings.HasSuffix(tags["csms-operator-owner"], string(got.UID)) {
@@ -697,6 +713,16 @@ func TestCrashBetweenCreateAndTaggingNoDuplicate(t *testing.T) {
 	}
 	if d := opCount("CreateSecretVersion") - versions; d != 0 {
 		t.Errorf("%d new versions for an unchanged value", d)
+	} // The old annotation is no mark: a tenant could set it to claim an untagged secret.
+	other := "untagged-" + randSuffix()
+	foreign := preCreate(t, other, "theirs", nil)
+	forged := newManagedSecret(t, ns, "forged", func(m *v1alpha1.ManagedSecret) {
+		m.Spec.Name = other
+		m.Annotations = map[string]string{"secrets.csms-operator.io/create-pending": "true"}
+	})
+	waitCondition(t, client.ObjectKeyFromObject(forged), v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists)
+	if tags := cloudTags(t, foreign.ID); len(tags) != 0 {
+		t.Errorf("a forged annotation got the untagged secret tagged: %v", tags)
 	}
 }
 
@@ -718,7 +744,7 @@ func TestCrashAfterCreateTaggingFailsThenRecovers(t *testing.T) {
 		return sec != nil && opCount("BatchCreateOrDeleteTags") > 0, ""
 	})
 	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonReconcileError)
-	if _, marked := getMS(t, key).Annotations[v1alpha1.AnnotationCreatePending]; !marked {
+	if !getMS(t, key).Status.CreatePending {
 		t.Errorf("the create-pending mark is missing while the secret is untagged")
 	}
 	emu.ClearFaults()

@@ -218,6 +218,7 @@ func (r *ManagedSecretReconciler) freshOwnership(ctx context.Context, ms *v1alph
 		if ms.Status.SecretID == "" {
 			ms.Status.SecretID = fresh.Status.SecretID
 		}
+		ms.Status.CreatePending = ms.Status.CreatePending || fresh.Status.CreatePending
 		return o, nil
 	}
 	return own, nil
@@ -362,14 +363,14 @@ func sourceRef(v *v1alpha1.SecretValueSource) (source.Ref, bool) {
 }
 
 // neverCreated reports whether this resource has never created (or tried to create) a
-// cloud secret: no secret ID in status and no create-pending mark. A crash after
-// CreateSecret leaves the mark, so such a resource is observed first.
+// cloud secret: no secret ID in status and no create-pending mark (status.createPending).
+// A crash after CreateSecret leaves the mark, so such a resource is observed first.
 func neverCreated(ms *v1alpha1.ManagedSecret) bool {
 	return ms.Status.SecretID == "" && !hasPendingMark(ms)
 }
 
-// hasPendingMark reports whether the resource carries the create-pending mark.
+// hasPendingMark reports whether the resource carries the create-pending mark. It lives in
+// status, which only the operator may write.
 func hasPendingMark(ms *v1alpha1.ManagedSecret) bool {
-	_, ok := ms.Annotations[v1alpha1.AnnotationCreatePending]
-	return ok
+	return ms.Status.CreatePending
 }

@@ -17,8 +17,8 @@ import (
 type changeKind int
 
 const (
-	// markCreatePending writes the finalizer and the create-pending mark in one patch,
-	// before anything exists in the cloud.
+	// markCreatePending writes status.createPending, the create intent, before anything
+	// exists in the cloud (right after the finalizer).
 	markCreatePending changeKind = iota
 	// addFinalizer puts back a finalizer removed by hand from a resource that created
 	// (or adopted) its secret.
@@ -26,8 +26,6 @@ const (
 	createSecret
 	restoreSecret
 	updateTags
-	// clearCreatePending removes the mark once the secret is tagged as ours.
-	clearCreatePending
 	updateSecret
 	createReplica
 	putValue
@@ -59,11 +57,9 @@ type change struct {
 func (c change) String() string {
 	switch c.kind {
 	case markCreatePending:
-		return "Patch ManagedSecret: metadata.finalizers, the " + v1alpha1.AnnotationCreatePending + " annotation"
+		return "Patch ManagedSecret status: createPending"
 	case addFinalizer:
 		return "Patch ManagedSecret: metadata.finalizers"
-	case clearCreatePending:
-		return "Patch ManagedSecret: remove the " + v1alpha1.AnnotationCreatePending + " annotation"
 	case createSecret:
 		return "CreateSecret: name, secretType, kmsKeyID, description, rotation, eventSubscriptions, enterpriseProjectID, the value of " + c.what
 	case restoreSecret:
@@ -91,7 +87,7 @@ func (c change) String() string {
 // writesCloudSecret reports whether the change writes to a secret that exists.
 func (c change) writesCloudSecret() bool {
 	switch c.kind {
-	case markCreatePending, addFinalizer, clearCreatePending, createSecret, writeTarget, restartWorkload:
+	case markCreatePending, addFinalizer, createSecret, writeTarget, restartWorkload:
 		return false
 	}
 	return true
@@ -211,9 +207,6 @@ func planCloud(ms *v1alpha1.ManagedSecret, obs *observation) plan {
 			p.changes = append(p.changes, change{kind: updateTags, set: set, remove: remove, adopt: adopt})
 		}
 	}
-	if hasPendingMark(ms) {
-		p.changes = append(p.changes, change{kind: clearCreatePending})
-	}
 	if in, fields, changed := diffSecret(ms, sec); changed {
 		p.changes = append(p.changes, change{kind: updateSecret, update: in, fields: fields})
 	}
@@ -239,13 +232,15 @@ func planCreate(ms *v1alpha1.ManagedSecret, obs *observation) plan {
 		return plan{} // only Observe may leave spec.value out
 	}
 	var p plan
-	if !hasPendingMark(ms) || !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+	if !controllerutil.ContainsFinalizer(ms, v1alpha1.Finalizer) {
+		p.changes = append(p.changes, change{kind: addFinalizer})
+	}
+	if !hasPendingMark(ms) {
 		p.changes = append(p.changes, change{kind: markCreatePending})
 	}
 	p.changes = append(p.changes,
 		change{kind: createSecret, what: what},
-		change{kind: updateTags, set: desiredTags(ms)},
-		change{kind: clearCreatePending})
+		change{kind: updateTags, set: desiredTags(ms)})
 	for _, rep := range ms.Spec.Replicas {
 		p.changes = append(p.changes, change{kind: createReplica, replica: rep})
 	}

@@ -41,7 +41,7 @@ func kinds(p plan) []changeKind {
 
 func TestPlanChanges(t *testing.T) {
 	withMark := func(m *v1alpha1.ManagedSecret) {
-		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+		m.Status.CreatePending = true
 	}
 	allowNothing := &provider.Target{Key: "ClusterProviderConfig/default"}
 	foreignLive := func(o *observation) {
@@ -59,23 +59,23 @@ func TestPlanChanges(t *testing.T) {
 		{name: "steady state plans nothing", ms: settledSpec(nil), obs: planObs(nil)},
 		{name: "unknown cloud plans nothing", ms: settledSpec(nil), obs: planObs(func(o *observation) { o.err = errBoom; o.secret = nil })},
 		{name: "new secret", ms: msWith(nil), obs: planObs(func(o *observation) { o.secret, o.assumedAbsent, o.own = nil, true, notOwned }),
-			want: []changeKind{markCreatePending, createSecret, updateTags, clearCreatePending}},
+			want: []changeKind{addFinalizer, markCreatePending, createSecret, updateTags}},
 		{name: "new secret with replicas", ms: msWith(func(m *v1alpha1.ManagedSecret) {
 			m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3"}, {Region: "cn-east-3"}}
 		}), obs: planObs(func(o *observation) { o.secret, o.own = nil, notOwned }),
-			want: []changeKind{markCreatePending, createSecret, updateTags, clearCreatePending, createReplica, createReplica}},
+			want: []changeKind{addFinalizer, markCreatePending, createSecret, updateTags, createReplica, createReplica}},
 		{name: "marked and finalized already: no second metadata write", ms: msWith(func(m *v1alpha1.ManagedSecret) {
 			withMark(m)
 			m.Finalizers = []string{v1alpha1.Finalizer}
 		}), obs: planObs(func(o *observation) { o.secret, o.own = nil, notOwned }),
-			want: []changeKind{createSecret, updateTags, clearCreatePending}},
+			want: []changeKind{createSecret, updateTags}},
 		{name: "no value to create with", ms: msWith(nil), obs: planObs(func(o *observation) {
 			o.secret, o.own, o.source.err = nil, notOwned, errBoom
 		})},
 		{name: "generated value", ms: msWith(func(m *v1alpha1.ManagedSecret) {
 			m.Spec.Value = &v1alpha1.SecretValueSource{Generate: &v1alpha1.GenerateSpec{}}
 		}), obs: planObs(func(o *observation) { o.secret, o.own, o.source = nil, notOwned, sourceObservation{} }),
-			want: []changeKind{markCreatePending, createSecret, updateTags, clearCreatePending}},
+			want: []changeKind{addFinalizer, markCreatePending, createSecret, updateTags}},
 		{name: "finalizer removed by hand", ms: settledSpec(func(m *v1alpha1.ManagedSecret) { m.Finalizers = nil }), obs: planObs(nil),
 			want: []changeKind{addFinalizer}},
 		{name: "description changed", ms: settledSpec(func(m *v1alpha1.ManagedSecret) { m.Spec.Description = "new" }), obs: planObs(nil),
@@ -84,7 +84,7 @@ func TestPlanChanges(t *testing.T) {
 			obs: planObs(func(o *observation) { o.tags = ourTags() }), want: []changeKind{updateTags}},
 		{name: "crash before tagging is finished", ms: msWith(withMark),
 			obs:  planObs(func(o *observation) { o.own, o.tags = ownedByPendingMark, map[string]string{} }),
-			want: []changeKind{addFinalizer, updateTags, clearCreatePending}},
+			want: []changeKind{addFinalizer, updateTags}},
 		{name: "missing replica", ms: settledSpec(func(m *v1alpha1.ManagedSecret) {
 			m.Spec.Replicas = []v1alpha1.ReplicaSpec{{Region: "ap-southeast-3"}}
 		}), obs: planObs(nil), want: []changeKind{createReplica}},

@@ -27,7 +27,7 @@ import (
 // (it is put back) and deletion.
 //
 // The reconciler's own writes do not trigger another pass: status patches (every pass),
-// the create-pending mark and adding its finalizer. Such a pass would only cost cloud
+// status.createPending and adding its finalizer. Such a pass would only cost cloud
 // reads, and it would likely run on a cached object that does not have the status of the
 // pass before it yet. Other controllers' finalizers are none of its business.
 var managedSecretChanged = predicate.Funcs{
@@ -37,20 +37,10 @@ var managedSecretChanged = predicate.Funcs{
 			return true
 		}
 		return o.GetGeneration() != n.GetGeneration() ||
-			!maps.Equal(userAnnotations(o.GetAnnotations()), userAnnotations(n.GetAnnotations())) ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
 			(slices.Contains(o.GetFinalizers(), v1alpha1.Finalizer) && !slices.Contains(n.GetFinalizers(), v1alpha1.Finalizer)) ||
 			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 	},
-}
-
-// userAnnotations are the annotations without the reconciler's own mark.
-func userAnnotations(a map[string]string) map[string]string {
-	if _, ok := a[v1alpha1.AnnotationCreatePending]; !ok {
-		return a
-	}
-	out := maps.Clone(a)
-	delete(out, v1alpha1.AnnotationCreatePending)
-	return out
 }
 
 // SetupWithManager registers the controller, the field indexes it maps through, and the

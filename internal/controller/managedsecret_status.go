@@ -169,6 +169,7 @@ func computeStatus(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res act
 		clearCloudStatus(&st)
 	}
 
+	st.CreatePending = createPendingAfter(ms, obs, p, res)
 	st.Target = targetStatusOf(ms, obs, p, res)
 	st.PlannedChanges = nil
 	if ms.Observing() {
@@ -197,6 +198,21 @@ func computeStatus(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res act
 		meta.RemoveStatusCondition(conds, v1alpha1.ConditionTypeReconciling)
 	}
 	return st
+}
+
+// createPendingAfter says whether the create intent stays on: only while a secret of
+// this name may exist untagged because of this resource (a create whose outcome is
+// unknown, or one not tagged yet). A refusal, or a secret now tagged as ours, ends it.
+func createPendingAfter(ms *v1alpha1.ManagedSecret, obs *observation, p plan, res actResult) bool {
+	switch {
+	case !ms.Status.CreatePending && !res.marked:
+		return false
+	case p.refusal != nil, applied(p, res, updateTags):
+		return false
+	case obs.secret != nil && obs.own.owned() && obs.tags[v1alpha1.TagKeyManagedBy] == v1alpha1.TagValueManagedBy:
+		return false
+	}
+	return true
 }
 
 // inProgress: Ready reasons under which the operator (or CSMS) is making progress.

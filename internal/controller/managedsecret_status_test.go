@@ -395,7 +395,7 @@ func TestManagedSecretChangedPredicate(t *testing.T) {
 		want bool
 	}{
 		{name: "status only", mut: func(m *v1alpha1.ManagedSecret) { m.Status.SecretID = "x"; m.ResourceVersion = "9" }, want: false},
-		{name: "own create-pending mark", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations[v1alpha1.AnnotationCreatePending] = "true" }, want: false},
+		{name: "own create-pending mark (status)", mut: func(m *v1alpha1.ManagedSecret) { m.Status.CreatePending = true }, want: false},
 		{name: "spec (generation)", mut: func(m *v1alpha1.ManagedSecret) { m.Generation++ }, want: true},
 		{name: "user annotation (forced resync)", mut: func(m *v1alpha1.ManagedSecret) { m.Annotations["resync"] = "now" }, want: true},
 		{name: "our finalizer removed", mut: func(m *v1alpha1.ManagedSecret) { m.Finalizers = nil }, want: true},
@@ -411,13 +411,12 @@ func TestManagedSecretChangedPredicate(t *testing.T) {
 			}
 		})
 	}
-	// Our own finalizer going on (with the create-pending mark, before CreateSecret) must
+	// Our own finalizer going on (before the create-pending mark and CreateSecret) must
 	// not bring the resource back: that pass would only cost a cloud read.
 	old := base.DeepCopy()
 	old.Finalizers = nil
-	delete(old.Annotations, v1alpha1.AnnotationCreatePending)
 	n := base.DeepCopy()
-	n.Annotations[v1alpha1.AnnotationCreatePending] = "true"
+	n.Status.CreatePending = true
 	if managedSecretChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: n}) {
 		t.Error("adding our finalizer and the create-pending mark passed the predicate")
 	}

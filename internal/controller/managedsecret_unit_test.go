@@ -745,7 +745,7 @@ func TestUnitStaleCacheDoesNotMakeOwnSecretForeign(t *testing.T) {
 	}
 	stale := newUnit(t, msWith(nil), cloud) // the cache: no mark
 	fresh := msWith(func(m *v1alpha1.ManagedSecret) {
-		m.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
+		m.Status.CreatePending = true
 		m.Finalizers = []string{v1alpha1.Finalizer}
 		m.Status.SecretID = "id-1"
 	})

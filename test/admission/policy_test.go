@@ -41,7 +41,6 @@ const (
 
 	msgName     = "the CSMS secret name (spec.name, or metadata.name) must start with the namespace name and a dash"
 	msgAdopt    = "adoptionPolicy Adopt is reserved to the platform team"
-	msgPending  = "the annotation secrets.csms-operator.io/create-pending is the operator's own crash-recovery mark; tenants may not add it"
 	msgEnvCreds = "tenants must bring credentials in a Secret; source Environment is reserved to the platform team"
 )
 
@@ -160,9 +159,6 @@ func TestTenantRules(t *testing.T) {
 		{"adoptionPolicy Adopt", managedSecret(tenantNS, "adopt", "shop-adopt", func(ms *v1alpha1.ManagedSecret) {
 			ms.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt
 		}), msgAdopt},
-		{"the create-pending annotation", managedSecret(tenantNS, "claim", "shop-claim", func(ms *v1alpha1.ManagedSecret) {
-			ms.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
-		}), msgPending},
 		{"a ProviderConfig with credentials.source Environment", providerConfig(tenantNS, "borrowed", v1alpha1.CredentialsSourceEnvironment), msgEnvCreds},
 	}
 	for _, c := range refused {
@@ -189,7 +185,6 @@ func TestTenantRules(t *testing.T) {
 		{"a ProviderConfig with a credentials Secret", providerConfig(tenantNS, "own-account", v1alpha1.CredentialsSourceSecret)},
 		{"anything, in a namespace the binding does not select", managedSecret(platformNS, "legacy", "", func(ms *v1alpha1.ManagedSecret) {
 			ms.Spec.AdoptionPolicy = v1alpha1.AdoptionPolicyAdopt
-			ms.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: "true"}
 		})},
 		{"Environment, in a namespace the binding does not select", providerConfig(platformNS, "platform", v1alpha1.CredentialsSourceEnvironment)},
 	}
@@ -201,37 +196,6 @@ func TestTenantRules(t *testing.T) {
 		})
 	}
 
-	// The mark on an existing resource: the tenant may not add it, the operator may, and
-	// then the tenant's own updates keep passing.
-	ms := &v1alpha1.ManagedSecret{}
-	if err := asTenant.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: "shop-orders-db"}, ms); err != nil {
-		t.Fatal(err)
-	}
-	mark := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationCreatePending+`":"true"}}}`))
-	t.Run("refused: a tenant adding the create-pending annotation", func(t *testing.T) {
-		err := asTenant.Patch(ctx, ms.DeepCopy(), mark)
-		if err == nil || !strings.Contains(err.Error(), msgPending) {
-			t.Fatalf("got %v; want the policy to deny it with %q", err, msgPending)
-		}
-	})
-	t.Run("accepted: the operator adding the create-pending annotation", func(t *testing.T) {
-		if err := asOperator.Patch(ctx, ms.DeepCopy(), mark); err != nil {
-			t.Fatalf("refused: %v", err)
-		}
-	})
-	t.Run("accepted: a tenant's update while the operator's mark is on", func(t *testing.T) {
-		got := &v1alpha1.ManagedSecret{}
-		if err := asTenant.Get(ctx, client.ObjectKeyFromObject(ms), got); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := got.Annotations[v1alpha1.AnnotationCreatePending]; !ok {
-			t.Fatal("the operator's mark is not on the resource")
-		}
-		got.Spec.Description = "changed by the tenant"
-		if err := asTenant.Update(ctx, got); err != nil {
-			t.Fatalf("refused: %v", err)
-		}
-	})
 	t.Run("accepted: the operator updating a resource that predates the policy", func(t *testing.T) {
 		// Created in an unselected namespace, then the namespace becomes a tenant's.
 		legacy := &v1alpha1.ManagedSecret{}

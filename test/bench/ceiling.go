@@ -30,7 +30,7 @@ import (
 // follows the operator when the operator's writes change.
 
 // replayAnnotation is what the replayed metadata writes set and clear, as the operator
-// sets and clears its create-pending mark.
+// sets and clears a mark.
 const replayAnnotation = "bench.csms-operator.io/replay-step"
 
 // replayTemplates hold what the operator wrote to one converged resource, so the replayed
@@ -282,7 +282,7 @@ func (r *runner) replayOne(ctx context.Context, c client.Client, obj *unstructur
 
 // replayMeta is the k-th of total metadata writes of a resource: the first adds the
 // operator's finalizers; with more than one, the others set a mark that the last clears,
-// as the operator does with its create-pending mark.
+// as a mark set and cleared would.
 func (r *runner) replayMeta(ctx context.Context, c client.Client, obj *unstructured.Unstructured, kind replayKind, k, total int) error {
 	fins := r.templates.finalizers
 	if len(fins) == 0 {
