@@ -22,11 +22,14 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/csms/v1/model"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
@@ -231,11 +234,20 @@ func (r *runner) targetsRun(ctx context.Context) error {
 	if sh.QPS > 0 {
 		lim = rate.NewLimiter(rate.Limit(sh.QPS)/2, 1)
 	}
+	// A 429 (the operator's passes use the same project) is retried: the gateway refused
+	// the call before CSMS saw it.
 	call := func(fn func() error) error {
-		if err := lim.Wait(ctx); err != nil {
-			return err
+		for attempt := 0; ; attempt++ {
+			if err := lim.Wait(ctx); err != nil {
+				return err
+			}
+			err := fn()
+			var sre *sdkerr.ServiceResponseError
+			if err == nil || !errors.As(err, &sre) || sre.StatusCode != http.StatusTooManyRequests || attempt >= 20 {
+				return err
+			}
+			sleepCtx(ctx, time.Duration(attempt+1)*50*time.Millisecond)
 		}
-		return fn()
 	}
 	key := func(it Item) types.NamespacedName {
 		return types.NamespacedName{Namespace: it.Namespace, Name: targetName(it)}
