@@ -185,7 +185,7 @@ func showTargetRotation(ctx context.Context, env *localenv.Env, em *localenv.Emu
 	for _, name := range ts.deployments {
 		// A restart changes the pod template once: one new generation, not two.
 		if g := after.generations[name] - before.generations[name]; g != 1 {
-			return fmt.Errorf("Deployment %s went through %d generations for one new version, want 1", name, g)
+			return fmt.Errorf("the Deployment %s went through %d generations for one new version, want 1", name, g)
 		}
 	}
 	info("%.1fs after the annotation the Secret holds the new value and the Deployment was restarted once:", time.Since(t0).Seconds())
