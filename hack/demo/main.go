@@ -1,8 +1,10 @@
 // Command demo is what `make demo` runs: it starts a local control plane (envtest's etcd
 // and kube-apiserver), the CSMS emulator with two regions and the manager, applies
 // config/samples/demo, waits until every ManagedSecret is Ready, changes a source value
-// and shows the new version reach CSMS, prints the cluster's and the cloud's view, and
-// stops everything. It exits non-zero, with the reason, on any failure.
+// and shows the new version reach CSMS, rotates the secret of the sample with a target
+// through the SDK and shows the target Secret's keys (never values) and its Deployment's
+// restart mark before and after, prints the cluster's and the cloud's view, and stops
+// everything. It exits non-zero, with the reason, on any failure.
 //
 // With --keep (make demo DEMO_KEEP=1, or make dev) it keeps everything running after the
 // walkthrough and prints the KUBECONFIG to use; Ctrl-C stops it all.
@@ -217,6 +219,16 @@ func run(ctx context.Context, o options) (err error) {
 		return fmt.Errorf("the source change did not reach CSMS: %w%s", err, logHint(mgr.Process))
 	}
 	info("%s: CSMS version %s -> %s", target, oldVersion, newVersion)
+
+	// Show the way back: a rotation in CSMS reaches the target Secret and restarts the
+	// Deployment that reads it.
+	ts, err := findTarget(samples)
+	if err != nil {
+		return err
+	}
+	if err := showTargetRotation(ctx, env, em, acct, ts, o.timeout, mgr); err != nil {
+		return err
+	}
 	kubectlGet(env)
 
 	step("The cloud's view (read from the emulator through the Huawei Cloud SDK; values are never shown)")

@@ -112,11 +112,24 @@ func (r *ManagedSecretReconciler) observeTarget(ctx context.Context, ms *v1alpha
 		return nil
 	}
 
-	st := targetStatus(ms)
 	writes := obs.secret == nil || obs.source.compared && obs.source.differs
-	due := writes || !t.exists || t.resourceVersion != st.ResourceVersion || st.Name != spec.Name || st.VersionID == "" ||
-		currentVersion(ms, obs) != st.VersionID
-	if !due {
+	due := func() bool {
+		st := targetStatus(ms)
+		return writes || !t.exists || t.resourceVersion != st.ResourceVersion || st.Name != spec.Name || st.VersionID == "" ||
+			currentVersion(ms, obs) != st.VersionID
+	}
+	if !due() {
+		return nil
+	}
+	// Whether a version is new to the workloads is decided from status.target, and the
+	// cache may not have the previous pass's status patch yet (an event of the source or
+	// the target Secret can arrive before it): a stale status.target would take a new
+	// version for the first one and skip its restart, or take the first for a new one.
+	// Decide from the resource as the API server has it (as freshOwnership does).
+	if err := r.freshTargetStatus(ctx, ms); err != nil {
+		return err
+	}
+	if !due() {
 		return nil
 	}
 	if t.exists {
@@ -142,6 +155,21 @@ func (r *ManagedSecretReconciler) observeTarget(ctx context.Context, ms *v1alpha
 		return step(err, "reading the current value of CSMS secret %q for target Secret %q", obs.secret.Name, spec.Name)
 	}
 	t.value, t.versionID = v, vid
+	return nil
+}
+
+// freshTargetStatus replaces ms's status.target with the API server's.
+func (r *ManagedSecretReconciler) freshTargetStatus(ctx context.Context, ms *v1alpha1.ManagedSecret) error {
+	if r.APIReader == nil {
+		return nil
+	}
+	fresh := &v1alpha1.ManagedSecret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ms), fresh); err != nil {
+		return step(err, "re-reading the ManagedSecret")
+	}
+	if fresh.UID == ms.UID {
+		ms.Status.Target = fresh.Status.Target
+	}
 	return nil
 }
 

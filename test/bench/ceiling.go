@@ -333,7 +333,7 @@ func (r *runner) ceilingRun(ctx context.Context) error {
 	if len(skipped) > 0 {
 		r.note("ceiling: not replayed (neither a ManagedSecret's nor an Event's): %s", skipped)
 	}
-	ph, err := r.startPhase(ctx, "ceiling", 0, r.shards, false)
+	ph, err := r.startPhase(ctx, "ceiling", 0, r.shards, r.items, false)
 	if err != nil {
 		return err
 	}

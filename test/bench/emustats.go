@@ -213,3 +213,24 @@ func (a *Admin) WaitQuiet(ctx context.Context, quiet, timeout time.Duration) (St
 		}
 	}
 }
+
+// SetClockOffset moves the emulator's clock (its rotations, purges and replication) by d
+// from real time; 0 puts it back.
+func (a *Admin) SetClockOffset(ctx context.Context, d time.Duration) error {
+	body := strings.NewReader(fmt.Sprintf(`{"offset":%q}`, d.String()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/admin/clock", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("setting the emulator clock: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("setting the emulator clock: HTTP %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}

@@ -135,6 +135,21 @@ func PrintTable(out io.Writer, r *Result) {
 	}
 	row(fmt.Sprintf("source change → new version, p50 (%d)", r.SourceChangeUpdates-r.SourceChangeMissed), fmt.Sprintf("%.0f ms", r.SourceChangeP50Ms), "", "")
 	row("source change → new version, p99", fmt.Sprintf("%.0f ms", r.SourceChangeP99Ms), "≤ 2000 ms (idle)", verdict(r.SourceChangeP99Ms <= 2000 && r.SourceChangeMissed == 0, r.SourceChangeUpdates > 0))
+	if r.TargetItems > 0 {
+		row(fmt.Sprintf("spec.target: %d secrets, rotation lead %.0f s", r.TargetItems, r.TargetLeadS), "", "", "")
+		n := r.TargetItems - r.RotationToSecretMissed
+		row(fmt.Sprintf("  scheduled rotation → Secret, p50 (%d)", n), fmt.Sprintf("%.0f ms", r.RotationToSecretP50Ms), "", "")
+		row("  scheduled rotation → Secret, p99 / max", fmt.Sprintf("%.0f / %.0f ms", r.RotationToSecretP99Ms, r.RotationToSecretMaxMs), "≤ 10 s, none missed", verdict(r.RotationToSecretMissed == 0 && r.RotationToSecretP99Ms <= 10000, true))
+		n = r.TargetItems - r.ForcedRotationToSecretMissed
+		row(fmt.Sprintf("  RotateSecret + resync → Secret, p50 (%d)", n), fmt.Sprintf("%.0f ms", r.ForcedRotationToSecretP50Ms), "", "")
+		row("  RotateSecret + resync → Secret, p99 / max", fmt.Sprintf("%.0f / %.0f ms", r.ForcedRotationToSecretP99Ms, r.ForcedRotationToSecretMaxMs), "none missed", verdict(r.ForcedRotationToSecretMissed == 0, true))
+		measured := r.TargetReadsPerResyncByOp != nil
+		row("  reads / secret / resync with a target", fmt.Sprintf("%.3f", r.TargetReadsPerResync), "≤ 2", verdict(r.TargetReadsPerResync <= 2, measured))
+		for _, k := range sortedFloatKeys(r.TargetReadsPerResyncByOp) {
+			row("    "+k, fmt.Sprintf("%.3f", r.TargetReadsPerResyncByOp[k]), "", "")
+		}
+		row("  CSMS writes / Secret rewrites in resyncs", fmt.Sprintf("%d / %d", r.TargetSteadyWrites, r.TargetSteadyRewrites), "0 / 0", verdict(r.TargetSteadyWrites == 0 && r.TargetSteadyRewrites == 0, measured))
+	}
 	row("manager peak RSS (VmHWM), rate-limited run", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB @ N=10k", rssVerdict(r))
 	if r.GoSysMiB > 0 {
 		row("  Go heap in use / memory from the OS", fmt.Sprintf("%.1f / %.1f MiB", r.HeapInuseMiB, r.GoSysMiB), "", "")

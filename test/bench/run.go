@@ -43,6 +43,12 @@ type Config struct {
 	// SkipUnlimited, SkipBaseline and SkipCeiling leave out those runs (for quick
 	// iterations).
 	SkipUnlimited, SkipBaseline, SkipCeiling bool
+	// Targets is the number of ManagedSecrets with spec.target in the targets phase
+	// (rotation-to-Secret latency, reads per resync with a target); 0 leaves it out.
+	Targets int
+	// TargetLead is how long after its create CSMS first rotates each of them (0 = 30s):
+	// long enough for all of them to converge first.
+	TargetLead time.Duration
 	// ConvergeTimeout bounds each wait for all Ready (0 = derived from N and QPS).
 	ConvergeTimeout time.Duration
 	// ManagerArgs are extra manager flags; ManagerEnv extra environment (e.g. GOMEMLIMIT).
@@ -129,6 +135,32 @@ type Result struct {
 	SourceChangeMaxMs   float64 `json:"source_change_max_ms"`
 	SourceChangeCalls   string  `json:"source_change_calls"`
 
+	// The targets phase (targets.go): TargetItems ManagedSecrets with rotation and a
+	// target, in one project limited to TargetQPS (Q).
+	TargetItems int     `json:"target_items,omitempty"`
+	TargetQPS   int     `json:"target_qps,omitempty"`
+	TargetLeadS float64 `json:"target_lead_s,omitempty"`
+	// RotationToSecret*: CSMS's scheduled rotation, from its next_rotation_time to the
+	// watch event showing the target Secret with the new value; nothing forced.
+	RotationToSecretP50Ms  float64 `json:"rotation_to_secret_p50_ms"`
+	RotationToSecretP99Ms  float64 `json:"rotation_to_secret_p99_ms"`
+	RotationToSecretMaxMs  float64 `json:"rotation_to_secret_max_ms"`
+	RotationToSecretMissed int     `json:"rotation_to_secret_missed"`
+	// ForcedRotationToSecret*: RotateSecret through the SDK, then the resync annotation;
+	// from the annotation to the watch event of the new value (the operator's own pass).
+	ForcedRotationToSecretP50Ms  float64 `json:"forced_rotation_to_secret_p50_ms"`
+	ForcedRotationToSecretP99Ms  float64 `json:"forced_rotation_to_secret_p99_ms"`
+	ForcedRotationToSecretMaxMs  float64 `json:"forced_rotation_to_secret_max_ms"`
+	ForcedRotationToSecretMissed int     `json:"forced_rotation_to_secret_missed"`
+	// TargetReadsPerResync is CSMS reads per secret per forced resync of the target items
+	// in steady state (target: 2, ShowSecret and ShowSecretStage), by operation in
+	// TargetReadsPerResyncByOp; TargetSteadyWrites the CSMS writes and
+	// TargetSteadyRewrites the target Secret changes over those cycles (target: 0).
+	TargetReadsPerResync     float64            `json:"target_reads_per_resync"`
+	TargetReadsPerResyncByOp map[string]float64 `json:"target_reads_per_resync_by_op,omitempty"`
+	TargetSteadyWrites       int                `json:"target_steady_writes"`
+	TargetSteadyRewrites     int                `json:"target_steady_rewrites"`
+
 	// ReconcilesPerSecret is controller_runtime_reconcile_total of the managedsecret
 	// controller per ManagedSecret, over the create path (rate-limited run).
 	ReconcilesPerSecret float64 `json:"reconciles_per_secret_create"`
@@ -202,6 +234,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		cfg.ConvergeTimeout = max(3*time.Minute, need, time.Duration(cfg.N)*100*time.Millisecond)
 	}
+	if cfg.TargetLead <= 0 {
+		cfg.TargetLead = 30 * time.Second
+	}
 	p := ShardsFor(cfg.N)
 	shards := MakeShards(p, cfg.QPS)
 	if cfg.ClientBurstPct <= 0 {
@@ -249,6 +284,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	if err := r.limitedRun(ctx); err != nil {
 		return r.res, fmt.Errorf("rate-limited run: %w", err)
+	}
+	if cfg.Targets > 0 {
+		if err := r.targetsRun(ctx); err != nil {
+			return r.res, fmt.Errorf("targets: %w", err)
+		}
+		if err := r.write(); err != nil {
+			return r.res, err
+		}
 	}
 	if !cfg.SkipUnlimited {
 		if err := r.unlimitedRun(ctx); err != nil {
@@ -417,10 +460,11 @@ func (r *runner) credentialFlags() []string {
 }
 
 // startPhase starts a fresh control plane, an emulator with the given per-project limit
-// and the providers, the sources and the manager; ManagedSecrets are not created yet.
+// and the providers, the items' sources and the manager; ManagedSecrets are not created
+// yet.
 // Without operator (the ceiling phase) there is no emulator and no manager; the
 // providers and sources are created all the same, so the store holds the same objects.
-func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, shards []Shard, operator bool) (*phase, error) {
+func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, shards []Shard, items []Item, operator bool) (*phase, error) {
 	ph := &phase{own: newRequestCounter()}
 	ok := false
 	defer func() {
@@ -466,10 +510,10 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 		return nil, err
 	}
 	t0 := time.Now()
-	if err := createSources(ctx, c, r.items); err != nil {
+	if err := createSources(ctx, c, items); err != nil {
 		return nil, err
 	}
-	r.logf("%s: %d source Secrets created in %.1fs", name, len(r.items), time.Since(t0).Seconds())
+	r.logf("%s: %d source Secrets created in %.1fs", name, len(items), time.Since(t0).Seconds())
 	if !operator {
 		tctx, cancel := context.WithCancel(ctx)
 		ph.cancel = cancel
@@ -571,7 +615,7 @@ func perSecret(st Stats, n int) map[string]float64 {
 }
 
 func (r *runner) limitedRun(ctx context.Context) error {
-	ph, err := r.startPhase(ctx, "limited", r.shards[0].QPS, r.shards, true)
+	ph, err := r.startPhase(ctx, "limited", r.shards[0].QPS, r.shards, r.items, true)
 	if err != nil {
 		return err
 	}
@@ -884,7 +928,7 @@ func (r *runner) saveHeapProfile(ctx context.Context, ph *phase) {
 
 func (r *runner) unlimitedRun(ctx context.Context) error {
 	shards := MakeShards(len(r.shards), 0)
-	ph, err := r.startPhase(ctx, "unlimited", 0, shards, true)
+	ph, err := r.startPhase(ctx, "unlimited", 0, shards, r.items, true)
 	if err != nil {
 		return err
 	}

@@ -119,6 +119,9 @@ type account struct {
 
 // setupOptions changes what is installed before the manager starts.
 type setupOptions struct {
+	// install replaces the rendered config/default (e.g. an overlay of it with a
+	// component); nil installs config/default.
+	install []*unstructured.Unstructured
 	// mutate may change the rendered config/default objects (e.g. drop an RBAC rule).
 	mutate func(objs []*unstructured.Unstructured)
 	// managerEnv is added to the manager's environment: to the process's, or to the
@@ -153,9 +156,13 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 	})
 
 	// Install config/default as shipped, minus the Deployment (no container runtime).
-	objs := make([]*unstructured.Unstructured, 0, len(installed))
+	install := installed
+	if o.install != nil {
+		install = o.install
+	}
+	objs := make([]*unstructured.Unstructured, 0, len(install))
 	var deployment *unstructured.Unstructured
-	for _, obj := range installed {
+	for _, obj := range install {
 		obj = obj.DeepCopy()
 		if obj.GetKind() == "Deployment" {
 			deployment = obj
@@ -164,7 +171,7 @@ func newSuite(t *testing.T, o setupOptions) *suite {
 		objs = append(objs, obj)
 	}
 	if deployment == nil {
-		t.Fatal("config/default renders no Deployment")
+		t.Fatal("the install set renders no Deployment")
 	}
 	if o.mutate != nil {
 		o.mutate(objs)
