@@ -215,7 +215,7 @@ bench: envtest ## Benchmark N ManagedSecrets at Q req/s (BENCH_N=1000 BENCH_QPS=
 
 .PHONY: bench-smoke
 bench-smoke: envtest ## Quick benchmark (N=50, 10 with a target) so the harness cannot rot; writes .local/bench-smoke/result.json.
-	go run ./test/bench/cmd/bench -n 50 -qps $(BENCH_QPS) -source-updates 20 -targets 10 -target-lead 10s -dir .local/bench-smoke -timeout 10m
+	go run ./test/bench/cmd/bench -n 50 -qps $(BENCH_QPS) -source-updates 20 -targets 10 -target-lead 10s -restart-changes 5 -dir .local/bench-smoke -timeout 10m
 
 .PHONY: bench-failover
 bench-failover: envtest ## Leader failover after SIGKILL/SIGTERM of the leader, default and short leases; .local/bench-failover/failover.json.

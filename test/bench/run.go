@@ -37,6 +37,9 @@ type Config struct {
 	Cycles int
 	// SourceUpdates is the number of source-change latency samples.
 	SourceUpdates int
+	// RestartChanges is the number of source Secrets changed while the manager is down in
+	// the restart measurement; 0 leaves the measurement out.
+	RestartChanges int
 	// Dir holds the environments, logs and result.json (default <root>/.local/bench).
 	Dir  string
 	Root string
@@ -134,6 +137,19 @@ type Result struct {
 	SourceChangeP99Ms   float64 `json:"source_change_p99_ms"`
 	SourceChangeMaxMs   float64 `json:"source_change_max_ms"`
 	SourceChangeCalls   string  `json:"source_change_calls"`
+
+	// The restart measurement (restart.go): RestartChanges sources changed while the
+	// manager was down; the CSMS calls of the first minute after it started again, split
+	// into the changed resources' (pushes) and the spread drift checks (ShowSecret of the
+	// others); and the time from the start until the changes were all in CSMS.
+	RestartChanges           int            `json:"restart_changes,omitempty"`
+	RestartFirstMinuteCalls  int            `json:"restart_first_minute_calls,omitempty"`
+	RestartFirstMinuteByOp   map[string]int `json:"restart_first_minute_calls_by_op,omitempty"`
+	RestartFirstMinuteDrift  int            `json:"restart_first_minute_drift_checks,omitempty"`
+	RestartDriftExpected     float64        `json:"restart_drift_checks_expected_first_minute,omitempty"`
+	RestartChangesInCSMSP50S float64        `json:"restart_changes_in_csms_p50_s,omitempty"`
+	RestartChangesInCSMSMaxS float64        `json:"restart_changes_in_csms_max_s,omitempty"`
+	RestartManagerReadyS     float64        `json:"restart_manager_ready_s,omitempty"`
 
 	// The targets phase (targets.go): TargetItems ManagedSecrets with rotation and a
 	// target, in one project limited to TargetQPS (Q).
@@ -380,6 +396,8 @@ type phase struct {
 	cancel  context.CancelFunc
 	// metricsURL is the manager's plain-HTTP /metrics on loopback.
 	metricsURL string
+	// mgrOpts started the manager; the restart measurement starts it again with them.
+	mgrOpts localenv.ManagerOptions
 	// own counts the harness's requests to this phase's kube-apiserver; kube scrapes it.
 	own  *requestCounter
 	kube *apiserverMetrics
@@ -532,7 +550,8 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	ph.metricsURL = "http://" + ports[0] + "/metrics"
 	// Later flags win: plain HTTP metrics on loopback, so the harness can read them.
 	margs := append([]string{"--metrics-bind-address=" + ports[0], "--metrics-secure=false"}, r.cfg.ManagerArgs...)
-	ph.mgr, err = env.StartManager(ctx, localenv.ManagerOptions{Args: margs, Env: r.cfg.ManagerEnv})
+	ph.mgrOpts = localenv.ManagerOptions{Args: margs, Env: r.cfg.ManagerEnv}
+	ph.mgr, err = env.StartManager(ctx, ph.mgrOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +597,7 @@ func (r *runner) converge(ctx context.Context, name string, ph *phase) (converge
 	}
 	r.logf("%s: creating %d ManagedSecrets", name, len(r.items))
 	start := time.Now()
-	if err := createManagedSecrets(ctx, c, r.items, time.Hour); err != nil {
+	if err := createManagedSecrets(ctx, c, r.items, benchResync); err != nil {
 		return cv, err
 	}
 	r.logf("%s: created in %.1fs; waiting for all Ready (timeout %s)", name, time.Since(start).Seconds(), r.cfg.ConvergeTimeout)
@@ -672,7 +691,13 @@ func (r *runner) limitedRun(ctx context.Context) error {
 		r.res.GoSysMiB = round(m["go_memstats_sys_bytes"]/(1<<20), 1)
 	}
 	r.logf("limited: manager peak RSS %.1f MiB, CPU %.2fs", r.res.PeakRSSMiB, r.res.CPUS)
-	return r.write() // keep partial results if a later phase fails
+	if err := r.write(); err != nil { // keep partial results if a later phase fails
+		return err
+	}
+	if err := r.restart(ctx, ph); err != nil {
+		return err
+	}
+	return r.write()
 }
 
 // steadyState forces K resync cycles by bumping an annotation on every ManagedSecret and

@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.Namespaces, "namespaces", 10, "namespaces the ManagedSecrets are spread over")
 	flag.IntVar(&cfg.Cycles, "cycles", 3, "forced resync cycles K in the steady-state measurement")
 	flag.IntVar(&cfg.SourceUpdates, "source-updates", 100, "source Secret updates timed one at a time")
+	flag.IntVar(&cfg.RestartChanges, "restart-changes", 20, "source Secrets changed while the manager is down in the restart measurement; 0 leaves it out")
 	flag.IntVar(&cfg.Targets, "targets", 20, "ManagedSecrets with spec.target in the targets phase (rotation-to-Secret latency, reads per resync); 0 leaves it out")
 	flag.DurationVar(&cfg.TargetLead, "target-lead", 30*time.Second, "in the targets phase, how long after its create CSMS first rotates each secret (they must converge within it)")
 	flag.StringVar(&cfg.Dir, "dir", "", "state, logs and result.json (default <repo>/.local/bench)")
