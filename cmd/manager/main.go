@@ -99,7 +99,7 @@ func main() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
-	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4,
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 16,
 		"How many ManagedSecrets are reconciled in parallel.")
 	flag.DurationVar(&csmsTimeout, "csms-timeout", 0,
 		"Timeout of each CSMS HTTP attempt (0 = the client default).")

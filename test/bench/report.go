@@ -141,8 +141,12 @@ func PrintTable(out io.Writer, r *Result) {
 		// The provider configs' credential checks (one ListSecrets each) are the new
 		// process's, not the resources'.
 		pushes := r.RestartFirstMinuteCalls - r.RestartFirstMinuteDrift - r.RestartFirstMinuteByOp["ListSecrets"]
-		row("  CSMS calls, first minute: changed resources", fmt.Sprintf("%d", pushes), fmt.Sprintf("≈ %d × 4", r.RestartChanges),
-			verdict(pushes <= 4*r.RestartChanges, true))
+		// A drift check that finds the cloud moved since status was written (the last push
+		// of a secret leaves status.updateTime behind) re-reads its tags and stage: two
+		// calls more, counted by its ShowSecretStage.
+		moved := r.RestartFirstMinuteByOp["ShowSecretStage"]
+		row("  CSMS calls, first minute: changed resources", fmt.Sprintf("%d", pushes), fmt.Sprintf("%d × 4 (+2 × %d moved)", r.RestartChanges, moved),
+			verdict(r.RestartFirstMinuteByOp["CreateSecretVersion"] == r.RestartChanges && pushes <= 4*r.RestartChanges+2*moved, true))
 		row("  CSMS calls, first minute: spread drift checks", fmt.Sprintf("%d", r.RestartFirstMinuteDrift), fmt.Sprintf("≈ %.0f (N/60 per min)", r.RestartDriftExpected),
 			verdict(float64(r.RestartFirstMinuteDrift) <= 2*r.RestartDriftExpected+10, true))
 	}

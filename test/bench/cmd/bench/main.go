@@ -29,7 +29,7 @@ func main() {
 	var timeout time.Duration
 	flag.IntVar(&cfg.N, "n", 1000, "number of ManagedSecrets (each with its own source Secret)")
 	flag.IntVar(&cfg.QPS, "qps", 100, "rate limit Q of the emulator and of the ClusterProviderConfig, req/s")
-	flag.IntVar(&cfg.Concurrency, "concurrency", 4, "manager --max-concurrent-reconciles and baseline workers")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 16, "manager --max-concurrent-reconciles and baseline workers")
 	flag.IntVar(&cfg.ClientBurstPct, "client-burst-pct", 50, "depth of the clients' token buckets (operator rateLimit.burst and baseline) in percent of the emulator's (one second of its rate); 100 = as deep as the emulator's")
 	flag.IntVar(&cfg.Namespaces, "namespaces", 10, "namespaces the ManagedSecrets are spread over")
 	flag.IntVar(&cfg.Cycles, "cycles", 3, "forced resync cycles K in the steady-state measurement")
