@@ -31,12 +31,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	secretsv1alpha1 "github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/controller"
 	"github.com/csms-operator/csms-operator/internal/memlimit"
+	"github.com/csms-operator/csms-operator/internal/metricsauth"
 )
 
 var (
@@ -142,7 +142,9 @@ func main() {
 		TLSOpts:       tlsOpts,
 	}
 	if secureMetrics {
-		metricsServerOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// TokenReview + SubjectAccessReview, as controller-runtime's filters package does,
+		// without linking k8s.io/apiserver (see internal/metricsauth).
+		metricsServerOptions.FilterProvider = metricsauth.FilterProvider
 	}
 	if metricsCertPath != "" {
 		metricsServerOptions.CertDir = metricsCertPath
