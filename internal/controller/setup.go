@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/csms-operator/csms-operator/api/v1alpha1"
 	"github.com/csms-operator/csms-operator/internal/eventrec"
 	"github.com/csms-operator/csms-operator/internal/provider"
 	"github.com/csms-operator/csms-operator/internal/source"
@@ -67,13 +68,21 @@ func CacheOptions() cache.Options {
 //     (docs/performance.md);
 //   - kubectl's last-applied-configuration annotation, a copy of the whole manifest. On a
 //     Secret applied with kubectl that copy holds the Secret's data, which the
-//     metadata-only Secret cache would otherwise keep in memory after all.
+//     metadata-only Secret cache would otherwise keep in memory after all;
+//
+// and it makes cached objects share one copy of the strings that repeat across them
+// (cache_intern.go).
 func stripForCache(in any) (any, error) {
 	obj, err := meta.Accessor(in)
 	if err != nil {
 		return in, nil // e.g. a tombstone: nothing to strip
 	}
 	obj.SetManagedFields(nil)
+	if ms, ok := in.(*v1alpha1.ManagedSecret); ok {
+		cacheStrings.internManagedSecret(ms)
+	} else {
+		obj.SetNamespace(cacheStrings.str(obj.GetNamespace()))
+	}
 	if a := obj.GetAnnotations(); a != nil {
 		if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
 			delete(a, corev1.LastAppliedConfigAnnotation) // a freshly decoded object: not shared

@@ -20,6 +20,9 @@ type ProcSample struct {
 	PeakRSSKiB int64
 	// RSSKiB is VmRSS, the resident set size now.
 	RSSKiB int64
+	// FileRSSKiB is RssFile, the part of RSSKiB that is file-backed pages: mostly the
+	// binary's code and read-only data, which the kernel maps in as they are touched.
+	FileRSSKiB int64
 	// CPU is user + system CPU time used so far.
 	CPU time.Duration
 }
@@ -41,6 +44,7 @@ func ReadProc(pid int) (ProcSample, error) {
 	if s.PeakRSSKiB, s.RSSKiB, err = parseStatus(status); err != nil {
 		return ProcSample{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
+	s.FileRSSKiB = statusField(status, "RssFile") // absent on old kernels: 0
 	if s.CPU, err = parseStatCPU(stat); err != nil {
 		return ProcSample{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
@@ -75,6 +79,25 @@ func parseStatus(b []byte) (hwm, rss int64, err error) {
 		return 0, 0, fmt.Errorf("status has no VmHWM/VmRSS (a kernel thread or a zombie?)")
 	}
 	return hwm, rss, nil
+}
+
+// statusField returns the kB value of one line of /proc/<pid>/status, 0 when absent.
+func statusField(b []byte, key string) int64 {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || k != key {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 2 && f[1] == "kB" {
+			if v, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return v
+			}
+		}
+		return 0
+	}
+	return 0
 }
 
 // parseStatCPU returns utime+stime from the text of /proc/<pid>/stat. The command name

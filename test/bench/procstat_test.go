@@ -20,6 +20,16 @@ func TestParseStatus(t *testing.T) {
 	}
 }
 
+func TestStatusField(t *testing.T) {
+	in := []byte("VmRSS:\t   40960 kB\nRssAnon:\t   30000 kB\nRssFile:\t   10800 kB\n")
+	if got := statusField(in, "RssFile"); got != 10800 {
+		t.Fatalf("RssFile = %d, want 10800", got)
+	}
+	if got := statusField(in, "RssShmem"); got != 0 {
+		t.Fatalf("an absent field = %d, want 0", got)
+	}
+}
+
 func TestParseStatCPU(t *testing.T) {
 	// A command name with spaces and a ')' inside must not shift the fields.
 	in := []byte("4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 100 0 0\n")

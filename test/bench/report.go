@@ -169,7 +169,13 @@ func PrintTable(out io.Writer, r *Result) {
 	if r.GoSysMiB > 0 {
 		row("  Go heap in use / memory from the OS", fmt.Sprintf("%.1f / %.1f MiB", r.HeapInuseMiB, r.GoSysMiB), "", "")
 	}
+	if r.FileRSSMiB > 0 {
+		row("  file-backed (the binary's pages), at the end", fmt.Sprintf("%.1f MiB", r.FileRSSMiB), "", "")
+	}
 	row("manager CPU (user+sys), rate-limited run", fmt.Sprintf("%.2f s", r.CPUS), "", "")
+	if r.GCCPUS > 0 {
+		row("  of which the garbage collector", fmt.Sprintf("%.2f s", r.GCCPUS), "", "")
+	}
 	row("  of which until all Ready", fmt.Sprintf("%.2f s", r.CPUConvergeS), "", "")
 	if r.ConvergeUnlimitedS > 0 {
 		row("manager peak RSS / CPU, unlimited run", fmt.Sprintf("%.1f MiB / %.2f s", r.PeakRSSUnlimitedMiB, r.CPUUnlimitedS), "", "")

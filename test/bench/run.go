@@ -184,6 +184,12 @@ type Result struct {
 	// the OS, at the end of the rate-limited run (its /metrics).
 	HeapInuseMiB float64 `json:"manager_heap_inuse_mib"`
 	GoSysMiB     float64 `json:"manager_go_sys_mib"`
+	// FileRSSMiB is the manager's file-backed resident memory (RssFile: the binary's
+	// mapped code and data) at the end of the rate-limited run.
+	FileRSSMiB float64 `json:"manager_file_rss_mib"`
+	// GCCPUS is the CPU time the manager's garbage collector used in the rate-limited
+	// run (go_cpu_classes_gc_total_cpu_seconds_total, the runtime's own estimate).
+	GCCPUS float64 `json:"manager_gc_cpu_s"`
 
 	PeakRSSMiB          float64 `json:"peak_rss_mib"`
 	CPUS                float64 `json:"cpu_s"`
@@ -457,7 +463,8 @@ func (r *runner) waitKubeQuiet(ctx context.Context, ph *phase, before kubeSnapsh
 // managerMetrics scrapes the figures the benchmark reports from the manager's /metrics.
 func (ph *phase) managerMetrics(ctx context.Context) (map[string]float64, error) {
 	return scrapeMetrics(ctx, ph.metricsURL, []string{`controller="managedsecret"`},
-		"controller_runtime_reconcile_total", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines")
+		"controller_runtime_reconcile_total", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines",
+		"go_cpu_classes_gc_total_cpu_seconds_total")
 }
 
 func (ph *phase) stop() {
@@ -683,12 +690,14 @@ func (r *runner) limitedRun(ctx context.Context) error {
 	}
 	r.res.PeakRSSMiB = round(s.PeakRSSMiB(), 1)
 	r.res.CPUS = round(s.CPU.Seconds(), 2)
+	r.res.FileRSSMiB = round(float64(s.FileRSSKiB)/1024, 1)
 	r.saveHeapProfile(ctx, ph)
 	if m, err := ph.managerMetrics(ctx); err != nil {
 		r.note("manager metrics: %v", err)
 	} else {
 		r.res.HeapInuseMiB = round(m["go_memstats_heap_inuse_bytes"]/(1<<20), 1)
 		r.res.GoSysMiB = round(m["go_memstats_sys_bytes"]/(1<<20), 1)
+		r.res.GCCPUS = round(m["go_cpu_classes_gc_total_cpu_seconds_total"], 2)
 	}
 	r.logf("limited: manager peak RSS %.1f MiB, CPU %.2fs", r.res.PeakRSSMiB, r.res.CPUS)
 	if err := r.write(); err != nil { // keep partial results if a later phase fails
