@@ -64,15 +64,6 @@ const (
 	EventWorkloadNotFound  = "WorkloadNotFound"
 )
 
-// Field indexes on ManagedSecret used to map watched objects to the resources that
-// reference them.
-const (
-	// sourceSecretIndex: the name of the Secret the value comes from (same namespace).
-	sourceSecretIndex = "csms.spec.value.secretName"
-	// targetSecretIndex: the name of the target Secret (same namespace).
-	targetSecretIndex = "csms.spec.target.name"
-)
-
 // DefaultReplicaPollInterval is how soon a resource is looked at again while a replica
 // is syncing.
 const DefaultReplicaPollInterval = 3 * time.Second
@@ -107,6 +98,8 @@ type ManagedSecretReconciler struct {
 
 	// seen holds the UIDs this process has reconciled since it started.
 	seen uidSet
+	// refs is what the watch mappings know of each resource (SetupWithManager makes it).
+	refs *refIndex
 }
 
 // uidSet is a set of UIDs: a plain map under a mutex. For 10,000 UIDs a sync.Map takes
@@ -157,10 +150,15 @@ func (s *uidSet) remove(uid types.UID) {
 //
 // Deletion has its own pass (managedsecret_delete.go).
 func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// Read from the API server: ManagedSecrets are cached as metadata only (refIndex).
 	ms := &v1alpha1.ManagedSecret{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ms); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.refs.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	r.refs.record(ms)
 	if !ms.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, ms)
 	}
@@ -197,6 +195,7 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return retryOnConflict(fmt.Errorf("patching status: %w", err))
 	}
+	r.refs.record(ms)
 	return r.requeue(ctx, ms, obs, p, res)
 }
 

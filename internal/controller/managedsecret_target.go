@@ -281,6 +281,7 @@ func (r *ManagedSecretReconciler) applyTarget(ctx context.Context, ms *v1alpha1.
 			return step(err, "writing target Secret %q", spec.Name)
 		}
 		res.targetVersion, res.targetRV = vid, rv
+		r.refs.ownTargetWrite(client.ObjectKeyFromObject(ms), rv)
 		verb := "Updated"
 		if created {
 			verb = "Created"

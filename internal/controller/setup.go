@@ -48,13 +48,13 @@ const (
 	DefaultWorkloadRestartBurst = 5
 )
 
-// ClientOptions are the manager client options the controllers rely on. Secret data is
-// never cached: Secrets are watched as metadata only and their values read with a direct
-// GET. Disabling the cache for the type makes an accidental typed Get go to the API
-// server instead of silently starting an informer that holds every Secret of the cluster
-// in memory.
+// ClientOptions are the manager client options the controllers rely on. Secrets and
+// ManagedSecrets are watched as metadata only, and read with a direct GET: Secret data is
+// never cached, and a ManagedSecret is read fresh by each pass (see refIndex). Disabling
+// the cache for the types makes a typed Get go to the API server instead of silently
+// starting an informer that holds every such object of the cluster in memory.
 func ClientOptions() client.Options {
-	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &v1alpha1.ManagedSecret{}}}}
 }
 
 // CacheOptions are the manager cache options the controllers rely on: every cached object
