@@ -103,7 +103,7 @@ type ManagedSecretReconciler struct {
 }
 
 // uidSet is a set of UIDs: a plain map under a mutex. For 10,000 UIDs a sync.Map takes
-// 1.2 MB, this 0.4 MB (the keys share their bytes with the cached objects' UIDs).
+// 1.2 MB besides the UIDs' own bytes, this 0.4 MB.
 type uidSet struct {
 	mu sync.Mutex
 	m  map[types.UID]struct{}

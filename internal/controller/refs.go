@@ -56,11 +56,12 @@ func refsOf(ms *v1alpha1.ManagedSecret) msRefs {
 
 // record sets what ms references, as of the object just read or written.
 func (x *refIndex) record(ms *v1alpha1.ManagedSecret) {
-	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name}
 	if x == nil { // a reconciler built without SetupWithManager (unit tests)
 		return
 	}
+	key := types.NamespacedName{Namespace: cacheStrings.str(ms.Namespace), Name: ms.Name}
 	refs := refsOf(ms)
+	refs.provider.Name = cacheStrings.str(refs.provider.Name)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	old, had := x.byKey[key]
