@@ -873,11 +873,19 @@ func TestClusterProviderConfigSelectorExcludesNamespace(t *testing.T) {
 		m.Spec.ProviderConfigRef = v1alpha1.ProviderConfigReference{Kind: v1alpha1.ProviderConfigKindCluster, Name: cpc.Name}
 	})
 	key := client.ObjectKeyFromObject(ms)
-	got := waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
+	waitCondition(t, key, v1alpha1.ConditionTypeSynced, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
 	waitCondition(t, key, v1alpha1.ConditionTypeReady, metav1.ConditionFalse, v1alpha1.ReasonProviderConfigNotReady)
-	if c := got.GetCondition(v1alpha1.ConditionTypeSynced); !strings.Contains(c.Message, cpc.Name) || !strings.Contains(c.Message, ns) {
-		t.Errorf("message %q should name the ClusterProviderConfig and the namespace", c.Message)
-	}
+	// The first pass may run before the manager's cache has the new ClusterProviderConfig
+	// ("not found"); its arrival must retrigger the resource (the watch maps it to its
+	// users), and the refusal must then name the config and the namespace.
+	eventually(t, "a refusal naming the ClusterProviderConfig and the namespace", func() (bool, string) {
+		c := getMS(t, key).GetCondition(v1alpha1.ConditionTypeSynced)
+		if c == nil {
+			return false, "no Synced condition"
+		}
+		return c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ReasonProviderConfigNotReady &&
+			strings.Contains(c.Message, cpc.Name) && strings.Contains(c.Message, ns), c.Reason + ": " + c.Message
+	})
 	time.Sleep(time.Second)
 	if d := opCount("CreateSecret") - creates; d != 0 {
 		t.Errorf("%d CreateSecret calls", d)
