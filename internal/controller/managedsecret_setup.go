@@ -41,9 +41,9 @@ var managedSecretChanged = predicate.Funcs{
 	},
 }
 
-// SetupWithManager registers the controller, the field indexes it maps through, and the
-// watches: ManagedSecrets; Secrets as metadata only (a value change retriggers the
-// resources that use that Secret); provider configs (a fixed config retriggers its users).
+// SetupWithManager registers the controller and its watches, mapped through refIndex:
+// ManagedSecrets and Secrets as metadata only (a value change retriggers the resources
+// that use that Secret); provider configs (a fixed config retriggers its users).
 func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("managedsecret-controller")
