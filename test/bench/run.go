@@ -540,11 +540,7 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	}
 	r.logf("%s: %d source Secrets created in %.1fs", name, len(items), time.Since(t0).Seconds())
 	if !operator {
-		tctx, cancel := context.WithCancel(ctx)
-		ph.cancel = cancel
-		ph.tracker = newReadyTracker(c)
-		go ph.tracker.run(tctx)
-		if err := ph.tracker.waitWatching(ctx, time.Minute); err != nil {
+		if err := ph.startTracker(ctx, c); err != nil {
 			return nil, err
 		}
 		ok = true
@@ -565,15 +561,21 @@ func (r *runner) startPhase(ctx context.Context, name string, emulatorQPS int, s
 	if err := waitProvidersReady(ctx, c, len(shards), 60*time.Second); err != nil {
 		r.note("%s: %v (continuing: ManagedSecrets will show it)", name, err)
 	}
-	tctx, cancel := context.WithCancel(ctx)
-	ph.cancel = cancel
-	ph.tracker = newReadyTracker(c)
-	go ph.tracker.run(tctx)
-	if err := ph.tracker.waitWatching(ctx, time.Minute); err != nil {
+	if err := ph.startTracker(ctx, c); err != nil {
 		return nil, err
 	}
 	ok = true
 	return ph, nil
+}
+
+// startTracker starts the phase's Ready tracker and waits until its watch runs; ph.stop
+// stops it.
+func (ph *phase) startTracker(ctx context.Context, c client.WithWatch) error {
+	tctx, cancel := context.WithCancel(ctx)
+	ph.cancel = cancel
+	ph.tracker = newReadyTracker(c)
+	go ph.tracker.run(tctx)
+	return ph.tracker.waitWatching(ctx, time.Minute)
 }
 
 // convergence is what one converge measured.
